@@ -1,0 +1,254 @@
+"""coursegen: generate grounded course outlines offline, with the same workflow as in AWS.
+
+  coursegen books import data/books/sample_library.jsonl
+  coursegen generate "Learn DCF valuation" --hours 2
+  coursegen show COURSE_ID --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from coursegen.errors import CoursegenError
+from coursegen.models import (
+    MAX_HOURS,
+    MIN_HOURS,
+    CoursePreferences,
+    CourseRequest,
+    Depth,
+    Pace,
+    StoredCourse,
+    describe_validation_error,
+)
+
+EXIT_USAGE = 2
+EXIT_FAILED = 1
+
+
+class UsageError(Exception):
+    """Bad arguments: one line, exit 2."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="coursegen",
+        description="Generate grounded course outlines offline: the real Step Functions workflow "
+        "(statemachine/course_generation.asl.json) on moto, handlers in-process, embedded PostgreSQL.",
+        epilog="Configuration comes from the environment (see README: LLM_PROVIDER, EMBEDDINGS_PROVIDER, DATABASE_URL, ...). "
+        "Without it, embeddings come from WordLlama and outlines from the offline planner, which is not an LLM.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for unexpected errors")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    generate = commands.add_parser("generate", help="generate a course and print its outline")
+    generate.add_argument("query", help='what to learn, e.g. "Learn DCF valuation"')
+    generate.add_argument("--hours", type=float, default=2.0, help=f"course length in hours ({MIN_HOURS:g}-{MAX_HOURS:g}; default 2)")
+    generate.add_argument("--depth", choices=[d.value for d in Depth], default=Depth.balanced.value)
+    generate.add_argument("--pace", choices=[p.value for p in Pace], default=Pace.moderate.value)
+    generate.add_argument("--language", default="en", help="two-letter language code (default en)")
+    generate.add_argument("--course-id", help="reuse a course id: storing again replaces that course, never duplicates it")
+    generate.add_argument("--max-concurrency", type=int, help="parts expanded at once (template parameter MapMaxConcurrency)")
+    generate.add_argument("--json", action="store_true", help="print one JSON object instead of the outline")
+    generate.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+
+    show = commands.add_parser("show", help="print a stored course")
+    show.add_argument("course_id")
+    show.add_argument("--json", action="store_true")
+
+    listing = commands.add_parser("list", help="list stored courses, newest first")
+    listing.add_argument("--limit", type=int, default=20)
+
+    books = commands.add_parser("books", help="manage the book library")
+    book_commands = books.add_subparsers(dest="books_command", required=True, metavar="BOOKS_COMMAND")
+    importer = book_commands.add_parser("import", help="import book summaries from a JSONL file (one book per line)")
+    importer.add_argument("file", type=Path)
+    importer.add_argument("--json", action="store_true")
+    book_commands.add_parser("count", help="how many books the library holds")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return _dispatch(args)
+    except UsageError as error:
+        print(f"coursegen: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except CoursegenError as error:
+        print(f"coursegen: {type(error).__name__}: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("coursegen: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # noqa: BLE001 - one line for the user; --debug for the details
+        if args.debug:
+            traceback.print_exc()
+        print(f"coursegen: unexpected {type(error).__name__}: {error} (run with --debug for details)", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "generate":
+        return _generate(args)
+    if args.command == "show":
+        return _show(args)
+    if args.command == "list":
+        return _list(args)
+    if args.books_command == "import":
+        return _import_books(args)
+    return _count_books()
+
+
+def _request(args: argparse.Namespace) -> CourseRequest:
+    try:
+        return CourseRequest(
+            query=args.query,
+            hours=args.hours,
+            preferences=CoursePreferences(depth=args.depth, pace=args.pace),
+            language=args.language,
+        )
+    except ValidationError as error:
+        raise UsageError(describe_validation_error(error)) from None
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from coursegen_local.runner import LocalRunner
+
+    request = _request(args)
+    overrides = {"MapMaxConcurrency": str(args.max_concurrency)} if args.max_concurrency else None
+    if args.max_concurrency is not None and not 1 <= args.max_concurrency <= 40:
+        raise UsageError("--max-concurrency: must be between 1 and 40")
+    with LocalRunner(parameter_overrides=overrides) as runner:
+        if runner.container.books.count_books() == 0:
+            raise UsageError("the book library is empty: run 'coursegen books import data/books/sample_library.jsonl' first")
+        progress = _ProgressPrinter(enabled=not args.quiet)
+        if not args.quiet:
+            print(f'Generating "{request.query}" ({request.hours:g} h) with {runner.container.llm.name} ...', file=sys.stderr)
+        with contextlib.redirect_stdout(sys.stderr):  # stdout is for the outline (or the JSON) only
+            result = runner.run(request, course_id=args.course_id, on_progress=progress)
+    if result.course is None:
+        error = result.status.get("error") or {"type": result.execution_status, "message": "the execution did not complete", "phase": result.status.get("phase")}
+        if args.json:
+            print(json.dumps({"course_id": result.course_id, "status": "error", "error": error}, indent=2))
+        print(f"coursegen: course {result.course_id} failed in {error.get('phase')}: {error.get('type')}: {error.get('message')}", file=sys.stderr)
+        return EXIT_FAILED
+    if args.json:
+        document = result.course.document() | {"run": {"seconds": round(result.seconds, 2), "transitions": result.transitions,
+                                                       "lambda_invocations": result.lambda_invocations,
+                                                       "largest_payload_bytes": result.largest_payload_bytes}}
+        print(json.dumps(document, indent=2, ensure_ascii=False))
+    else:
+        print(render_course(result.course))
+        print(f"\nRun: {result.seconds:.1f} s, {result.transitions} state transitions, {result.lambda_invocations} Lambda invocations, "
+              f"largest state payload {result.largest_payload_bytes} bytes.")
+    return 0
+
+
+def _with_repository(action):
+    from coursegen.bootstrap import Container
+    from coursegen.config import Settings
+    from coursegen_local.database import embedded_database_url
+
+    settings = Settings.from_env()
+    container = Container(settings.model_copy(update={"database_url": settings.database_url or embedded_database_url()}))
+    try:
+        return action(container)
+    finally:
+        if "database" in container.__dict__:
+            container.database.close()
+
+
+def _show(args: argparse.Namespace) -> int:
+    course = _with_repository(lambda c: c.courses.get_course(args.course_id))
+    if course is None:
+        raise UsageError(f"no course with id {args.course_id} (see 'coursegen list')")
+    print(json.dumps(course.document(), indent=2, ensure_ascii=False) if args.json else render_course(course))
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    courses = _with_repository(lambda c: c.courses.list_courses(limit=args.limit))
+    if not courses:
+        print("No courses yet: coursegen generate \"Learn DCF valuation\" --hours 2")
+    for course in courses:
+        print(f"{course.course_id}  {course.created_at}  {course.total_minutes:>4} min  {course.outline.title}")
+    return 0
+
+
+def _import_books(args: argparse.Namespace) -> int:
+    from coursegen.services.library import import_library
+
+    if not args.file.is_file():
+        raise UsageError(f"{args.file}: no such file")
+    lines = args.file.read_text(encoding="utf-8").splitlines()
+
+    def run(container):
+        return import_library(lines, container.embedder, container.books)
+
+    report = _with_repository(run)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        print(f"Imported {report.imported} book(s) from {args.file}; rejected {len(report.rejected)} line(s).")
+        for line, reason in report.rejected:
+            print(f"  line {line}: {reason}")
+    return 0 if report.imported or not report.rejected else EXIT_FAILED
+
+
+def _count_books() -> int:
+    print(_with_repository(lambda c: c.books.count_books()))
+    return 0
+
+
+class _ProgressPrinter:
+    """One stderr line per change of phase or parts done."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.last: tuple | None = None
+
+    def __call__(self, status: dict[str, Any]) -> None:
+        progress = status.get("progress", {})
+        key = (status.get("phase"), progress.get("parts_done"), progress.get("percent"))
+        if not self.enabled or key == self.last:
+            return
+        self.last = key
+        parts = f" - {progress.get('parts_done', 0)}/{progress['parts_total']} parts" if progress.get("parts_total") else ""
+        print(f"  [{progress.get('percent', 0):>3}%] {status.get('phase')}{parts}", file=sys.stderr, flush=True)
+
+
+def render_course(course: StoredCourse) -> str:
+    doc = course.document()
+    lines = [f"{doc['title']}", f"  course id: {doc['course_id']}", f"  generated by: {doc['generator']}", ""]
+    for number, part in enumerate(doc["parts"], start=1):
+        lines.append(f"Part {number}: {part['title']} ({part['minutes']} min)")
+        for s_number, section in enumerate(part["sections"], start=1):
+            lines.append(f"  {number}.{s_number}  {section['title']} - {section['minutes']} min")
+    lines.append("")
+    verdict = "within the 5% tolerance" if doc["within_tolerance"] else "OUTSIDE the 5% tolerance"
+    lines.append(
+        f"Total: {doc['total_minutes']} min for a target of {doc['target_minutes']} min "
+        f"({doc['variance_percent']:+.1f}%, {verdict})"
+    )
+    lines.append(
+        f"Review: {doc['review_attempts']} pass(es) ran" if doc["reviewed"] else "Review: not needed (the first outline was within 5%)"
+    )
+    if doc["warning"]:
+        lines.append(f"Warning: {doc['warning']}")
+    lines.append("Sources:")
+    for book in doc["sources"]:
+        lines.append(f"  [{book['book_id']}] {book['title']} - {book['author']}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

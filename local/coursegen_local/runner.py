@@ -1,0 +1,297 @@
+"""The offline runner: the exact statemachine/course_generation.asl.json, executed in-process by
+moto's Step Functions interpreter, with its Lambda tasks dispatched to functions/*/app.py.
+
+DynamoDB and S3 are moto's, created from template.yaml's own definitions; PostgreSQL is the
+embedded pgserver (or any DATABASE_URL). Faults can be injected per step and attempt, in the
+spirit of Step Functions Local's MockConfigFile.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+import threading
+import time
+import traceback
+import uuid
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+
+import boto3
+from moto import mock_aws
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
+from coursegen import bootstrap
+from coursegen.bootstrap import Container
+from coursegen.config import Settings
+from coursegen.domain.status import course_status
+from coursegen.errors import StateMissing
+from coursegen.models import CourseRequest, StoredCourse, WorkflowInput
+from coursegen_local.template import ACCOUNT, SamTemplate
+
+REGION = "us-east-1"
+# moto logs every failed state at ERROR with its internals; the runner reports failures itself.
+logging.getLogger("moto").setLevel(logging.CRITICAL)
+# A failed step publishes no metrics; Powertools warns about that in every such invocation.
+warnings.filterwarnings("ignore", message="No application metrics to publish")
+# The one internal moto name the runner depends on (see tests/workflow/test_moto_contract.py).
+_INVOKE_HOOK = "_invoke_lambda_function"
+
+
+@dataclass
+class Fault:
+    """Make a step's Lambda fail: `times` invocations (or every one, times=-1) whose payload
+    matches `when` raise `error` instead of running the handler."""
+
+    step: str  # the ASL state name, e.g. "ExpandPart"
+    error: str  # the error name the state machine sees, e.g. "LlmThrottled"
+    message: str = "injected fault"
+    times: int = 1
+    when: Callable[[dict], bool] | None = None
+
+    def takes(self, step: str, payload: dict) -> bool:
+        if step != self.step or self.times == 0 or (self.when and not self.when(payload)):
+            return False
+        if self.times > 0:
+            self.times -= 1
+        return True
+
+
+@dataclass
+class LambdaContext:
+    function_name: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int = 512
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    log_group_name: str = "local"
+    log_stream_name: str = "local"
+    function_version: str = "$LATEST"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 300_000
+
+
+@dataclass
+class RunResult:
+    course_id: str
+    execution_status: str  # SUCCEEDED | FAILED | ...
+    status: dict[str, Any]
+    course: StoredCourse | None
+    transitions: int
+    lambda_invocations: int
+    seconds: float
+    largest_payload_bytes: int
+
+
+class LocalRunner:
+    def __init__(
+        self,
+        *,
+        container: Container | None = None,
+        database_url: str | None = None,
+        parameter_overrides: dict[str, str] | None = None,
+        retry_time_scale: float = 1.0,
+        faults: list[Fault] | None = None,
+    ) -> None:
+        self.template = SamTemplate(parameter_overrides=parameter_overrides)
+        self._given_container = container
+        self._database_url = database_url
+        self.retry_time_scale = retry_time_scale
+        self.faults = list(faults or [])
+        self.invocations: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._handlers: dict[str, Callable] = {}
+        self._patched: list[tuple[Any, str, Any]] = []
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def __enter__(self) -> "LocalRunner":
+        os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+        os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+        os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+        passthrough = [s for s in ("bedrock-runtime",) if os.environ.get("LLM_PROVIDER") == "bedrock" or os.environ.get("EMBEDDINGS_PROVIDER") == "bedrock"]
+        self._mock = mock_aws(
+            config={
+                "stepfunctions": {"execute_state_machine": True},
+                "core": {"passthrough": {"services": passthrough, "urls": []}},
+            }
+        )
+        self._mock.start()
+        try:
+            self._create_resources()
+            self.container = self._given_container or Container(self._local_settings())
+            bootstrap.override(self.container)
+            self._patch(lambda_eval_utils, _INVOKE_HOOK, self._invoke_lambda)
+            scale = self.retry_time_scale
+            self._patch(retrier_decl, "time", SimpleNamespace(sleep=lambda seconds: time.sleep(seconds * scale)))
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for owner, name, original in reversed(self._patched):
+            setattr(owner, name, original)
+        self._patched.clear()
+        bootstrap.override(None)
+        database = getattr(self, "container", None) and self.container.__dict__.get("database")
+        if database is not None and self._given_container is None:
+            database.close()
+        self._mock.stop()
+
+    def _patch(self, owner: Any, name: str, replacement: Any) -> None:
+        self._patched.append((owner, name, getattr(owner, name)))
+        setattr(owner, name, replacement)
+
+    def _local_settings(self) -> Settings:
+        from coursegen_local.database import embedded_database_url
+
+        settings = Settings.from_env()
+        return settings.model_copy(
+            update={
+                "course_state_table": self.template.physical_name("CourseStateTable"),
+                "payload_bucket": self.template.physical_name("PayloadBucket"),
+                "database_url": self._database_url or settings.database_url or embedded_database_url(),
+                "aws_region": REGION,
+            }
+        )
+
+    def _create_resources(self) -> None:
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        for name, table in self.template.dynamodb_tables():
+            dynamodb.create_table(**table["create"])
+            if table["ttl"]:
+                dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=table["ttl"])
+        s3 = boto3.client("s3", region_name=REGION)
+        for bucket in self.template.buckets():
+            s3.create_bucket(Bucket=bucket)
+        self.sfn = boto3.client("stepfunctions", region_name=REGION)
+        name, _ = self.template.state_machine
+        self.state_machine_arn = self.sfn.create_state_machine(
+            name=self.template.physical_name(name),
+            definition=self.template.state_machine_definition(REGION),
+            roleArn=f"arn:aws:iam::{ACCOUNT}:role/coursegen-local",
+            type="STANDARD",
+        )["stateMachineArn"]
+
+    # -- the Lambda side ---------------------------------------------------------------
+    def _handler(self, function_name: str) -> Callable:
+        with self._lock:
+            if function_name not in self._handlers:
+                spec = self.template.functions[function_name]
+                module_name, attribute = spec.handler.rsplit(".", 1)
+                path = spec.code_dir / f"{module_name}.py"
+                module_spec = importlib.util.spec_from_file_location(f"coursegen_fn_{spec.logical_id}", path)
+                module = importlib.util.module_from_spec(module_spec)
+                module_spec.loader.exec_module(module)
+                self._handlers[function_name] = getattr(module, attribute)
+            return self._handlers[function_name]
+
+    def _invoke_lambda(self, parameters: dict, region: str, state_credentials: Any) -> dict:
+        arn = parameters["FunctionName"]
+        function_name = arn.rsplit(":", 1)[-1]
+        step = self.template.functions[function_name].logical_id.removesuffix("Function")
+        raw = parameters.get("Payload") or b"{}"
+        payload = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+        with self._lock:
+            self.invocations[step] = self.invocations.get(step, 0) + 1
+            fault = next((f for f in self.faults if f.takes(step, payload)), None)
+        if fault is not None:
+            return _function_error(fault.error, fault.message, [])
+        context = LambdaContext(function_name=function_name, invoked_function_arn=arn)
+        try:
+            result = self._handler(function_name)(payload, context)
+        except Exception as error:  # noqa: BLE001 - reported to the state machine, as Lambda does
+            return _function_error(type(error).__name__, str(error), traceback.format_exception(error))
+        return {"StatusCode": 200, "Payload": result}
+
+    # -- executions ----------------------------------------------------------------------
+    def start(self, request: CourseRequest, course_id: str | None = None, execution_name: str | None = None) -> str:
+        course_id = course_id or str(uuid.uuid4())
+        execution_input = WorkflowInput(course_id=course_id, **request.model_dump())
+        self.sfn.start_execution(
+            stateMachineArn=self.state_machine_arn,
+            name=execution_name or course_id,
+            input=execution_input.model_dump_json(),
+        )
+        return course_id
+
+    def execution_arn(self, execution_name: str) -> str:
+        return self.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{execution_name}"
+
+    def status(self, course_id: str) -> dict[str, Any]:
+        try:
+            return course_status(self.container.states.load(course_id))
+        except StateMissing:
+            progress = {"parts_total": 0, "parts_done": 0, "sections_total": 0, "percent": 0}
+            return {"course_id": course_id, "status": "processing", "phase": "queued", "progress": progress}
+
+    def wait(
+        self,
+        course_id: str,
+        *,
+        execution_name: str | None = None,
+        on_progress: Callable[[dict], None] | None = None,
+        poll_seconds: float = 0.1,
+        timeout_seconds: float = 900,
+    ) -> RunResult:
+        arn = self.execution_arn(execution_name or course_id)
+        started = time.monotonic()
+        while True:
+            execution = self.sfn.describe_execution(executionArn=arn)
+            if on_progress:
+                on_progress(self.status(course_id))
+            if execution["status"] != "RUNNING":
+                break
+            if time.monotonic() - started > timeout_seconds:
+                raise TimeoutError(f"Course {course_id} did not finish within {timeout_seconds:.0f} s.")
+            time.sleep(poll_seconds)
+        history = self._history(arn)
+        status = self.status(course_id)
+        course = self.container.courses.get_course(course_id) if status["status"] == "complete" else None
+        return RunResult(
+            course_id=course_id,
+            execution_status=execution["status"],
+            status=status,
+            course=course,
+            transitions=sum(1 for e in history if e["type"].endswith("StateEntered")),
+            lambda_invocations=sum(1 for e in history if e["type"] == "TaskScheduled" and "lambda" in e.get("taskScheduledEventDetails", {}).get("resourceType", "")),
+            seconds=time.monotonic() - started,
+            largest_payload_bytes=max((_payload_size(e) for e in history), default=0),
+        )
+
+    def run(self, request: CourseRequest, course_id: str | None = None, **wait_options) -> RunResult:
+        course_id = self.start(request, course_id)
+        return self.wait(course_id, **wait_options)
+
+    def _history(self, execution_arn: str) -> list[dict]:
+        events, token = [], None
+        while True:
+            page = self.sfn.get_execution_history(executionArn=execution_arn, maxResults=1000, **({"nextToken": token} if token else {}))
+            events.extend(page["events"])
+            token = page.get("nextToken")
+            if not token:
+                return events
+
+
+def _function_error(error_type: str, message: str, stack: list[str]) -> dict:
+    return {
+        "StatusCode": 200,
+        "FunctionError": "Unhandled",
+        "Payload": {"errorType": error_type, "errorMessage": message, "stackTrace": stack},
+    }
+
+
+def _payload_size(event: dict) -> int:
+    """Bytes of the state input/output this history event carries (what Step Functions caps at 256 KiB)."""
+    for key, details in event.items():
+        if key.endswith("EventDetails") and isinstance(details, dict):
+            for field_name in ("input", "output"):
+                if isinstance(details.get(field_name), str):
+                    return len(details[field_name].encode())
+    return 0

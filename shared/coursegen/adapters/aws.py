@@ -1,0 +1,140 @@
+"""AWS adapters: the DynamoDB course-state store and the S3 payload store.
+
+Provider errors become domain errors here (throttling, a missing object), so the state machine's
+Retry and Catch can name them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from decimal import Decimal
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from coursegen.errors import PayloadMissing, StateMissing, StoreThrottled
+from coursegen.models import STATE_TTL_SECONDS, CourseState, Progress, utc_now
+
+# Big text fields live in the payload bucket; the item keeps everything else, as Maps and Lists.
+OFFLOADED_FIELDS = (
+    "book_summaries_json",
+    "outline_text",
+    "course_outline_context",
+    "previous_lectures_context",
+    "current_section_draft",
+)
+_THROTTLING = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded", "SlowDown"}
+
+
+def _dynamo_value(value: Any) -> Any:
+    """Floats become Decimals (DynamoDB numbers); everything else keeps its JSON shape."""
+    return json.loads(json.dumps(value), parse_float=Decimal)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _translate(error: ClientError) -> Exception:
+    code = error.response.get("Error", {}).get("Code", "")
+    if code in _THROTTLING:
+        return StoreThrottled(f"{code}: {error}")
+    return error
+
+
+class S3PayloadStore:
+    def __init__(self, s3_client, bucket: str) -> None:
+        self.s3 = s3_client
+        self.bucket = bucket
+
+    def put_text(self, key: str, text: str) -> None:
+        try:
+            self.s3.put_object(Bucket=self.bucket, Key=key, Body=text.encode("utf-8"), ContentType="text/plain; charset=utf-8")
+        except ClientError as error:
+            raise _translate(error) from error
+
+    def get_text(self, key: str) -> str:
+        try:
+            return self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read().decode("utf-8")
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+                raise PayloadMissing(f"s3://{self.bucket}/{key} does not exist") from error
+            raise _translate(error) from error
+
+
+def state_key(course_id: str, field: str) -> str:
+    return f"courses/{course_id}/state/{field}.txt"
+
+
+class DynamoStateStore:
+    """The course-state table (key course_id, TTL 7 days). Writes are UpdateItem SETs, so fields
+    written by the state machine's own DynamoDB tasks (status, created_at) are never clobbered."""
+
+    def __init__(self, dynamodb_client, table: str, payloads: S3PayloadStore) -> None:
+        self.dynamodb = dynamodb_client
+        self.table = table
+        self.payloads = payloads
+
+    def load(self, course_id: str) -> CourseState:
+        from boto3.dynamodb.types import TypeDeserializer
+
+        try:
+            item = self.dynamodb.get_item(TableName=self.table, Key={"course_id": {"S": course_id}}, ConsistentRead=True).get("Item")
+        except ClientError as error:
+            raise _translate(error) from error
+        if not item:
+            raise StateMissing(f"No course state for {course_id}: start courses through the workflow's RecordRequest.")
+        deserializer = TypeDeserializer()
+        data = _plain({k: deserializer.deserialize(v) for k, v in item.items()})
+        for field in data.pop("offloaded", []):
+            data[field] = self.payloads.get_text(state_key(course_id, field))
+        data["session_id"] = data.pop("course_id")
+        data["progress"] = {name: data.pop(name, 0) for name in Progress.model_fields}
+        return CourseState.model_validate(data)
+
+    def save(self, state: CourseState) -> None:
+        from boto3.dynamodb.types import TypeSerializer
+
+        state.updated_at = utc_now()
+        state.ttl = int(time.time()) + STATE_TTL_SECONDS
+        data = state.model_dump(mode="json", exclude={"session_id"})
+        offloaded = []
+        for field in OFFLOADED_FIELDS:
+            value = data.pop(field)
+            if value:
+                self.payloads.put_text(state_key(state.course_id, field), value)
+                offloaded.append(field)
+        data["offloaded"] = offloaded
+        data.update(data.pop("progress"))  # counters live top-level so parts can ADD to them atomically
+        serializer = TypeSerializer()
+        names = {f"#f{i}": name for i, name in enumerate(data)}
+        values = {f":v{i}": serializer.serialize(_dynamo_value(value)) for i, value in enumerate(data.values())}
+        assignments = ", ".join(f"#f{i} = :v{i}" for i in range(len(data)))
+        try:
+            self.dynamodb.update_item(
+                TableName=self.table,
+                Key={"course_id": {"S": state.course_id}},
+                UpdateExpression="SET " + assignments,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as error:
+            raise _translate(error) from error
+
+    def record_part_done(self, course_id: str, sections: int) -> None:
+        try:
+            self.dynamodb.update_item(
+                TableName=self.table,
+                Key={"course_id": {"S": course_id}},
+                UpdateExpression="ADD parts_done :one, sections_total :sections SET updated_at = :now",
+                ExpressionAttributeValues={":one": {"N": "1"}, ":sections": {"N": str(sections)}, ":now": {"S": utc_now()}},
+            )
+        except ClientError as error:
+            raise _translate(error) from error

@@ -1,0 +1,246 @@
+"""PostgreSQL + pgvector: versioned migrations, the book library, and stored courses.
+
+The same code runs on the embedded pgserver locally and on Aurora PostgreSQL in AWS.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from importlib import resources
+
+import numpy as np
+import psycopg
+from pgvector.psycopg import register_vector
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from coursegen.errors import ConfigurationError, DatabaseUnavailable
+from coursegen.models import BookSummary, CourseOutline, CourseState, FoundBook, OutlinePart, Section, StoredCourse
+
+_MIGRATION_LOCK = 4_242_001  # pg_advisory_xact_lock key: cold starts may migrate at once
+
+
+def migrations() -> list[tuple[str, str]]:
+    folder = resources.files(__package__) / "migrations"
+    return sorted((f.name, f.read_text()) for f in folder.iterdir() if f.name.endswith(".sql"))
+
+
+def migrate(conninfo: str, embedding_dim: int) -> list[str]:
+    """Apply the migrations not yet applied, in order, each in its own transaction. Returns their names."""
+    applied: list[str] = []
+    try:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            for name, sql in migrations():
+                with conn.transaction():
+                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+                    if conn.execute("SELECT 1 FROM schema_migrations WHERE version = %s", (name,)).fetchone():
+                        continue
+                    conn.execute(sql.replace("${EMBEDDING_DIM}", str(int(embedding_dim))))
+                    conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (name,))
+                    applied.append(name)
+            row = conn.execute(
+                "SELECT atttypmod FROM pg_attribute WHERE attrelid = 'books'::regclass AND attname = 'embedding'"
+            ).fetchone()
+    except psycopg.OperationalError as error:
+        raise DatabaseUnavailable(f"Cannot reach PostgreSQL to migrate: {error}".strip()) from error
+    if row and row[0] != embedding_dim:
+        raise ConfigurationError(
+            f"The books table stores {row[0]}-dimension embeddings but the embedder makes {embedding_dim}: "
+            "use the embedder the library was built with, or rebuild the library."
+        )
+    return applied
+
+
+class PostgresRepository:
+    """BookRepository and CourseRepository over one connection pool."""
+
+    def __init__(self, conninfo: str, *, max_connections: int = 4) -> None:
+        self.pool = ConnectionPool(
+            conninfo,
+            min_size=1,
+            max_size=max_connections,
+            configure=register_vector,
+            check=ConnectionPool.check_connection,
+            timeout=10,
+            open=False,
+        )
+
+    def open(self) -> "PostgresRepository":
+        try:
+            self.pool.open(wait=True, timeout=10)
+        except PoolTimeout as error:
+            raise DatabaseUnavailable(f"Cannot reach PostgreSQL: {error}") from error
+        return self
+
+    def close(self) -> None:
+        self.pool.close()
+
+    @contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection]:
+        try:
+            with self.pool.connection() as conn:
+                conn.row_factory = dict_row
+                yield conn
+        except (psycopg.OperationalError, PoolTimeout) as error:
+            raise DatabaseUnavailable(f"PostgreSQL is unavailable: {error}".strip()) from error
+
+    # -- books ---------------------------------------------------------------------------
+    def upsert_books(self, books: Sequence[BookSummary], embeddings: Sequence[Sequence[float]], model_id: str) -> int:
+        rows = [
+            (b.book_id, b.title, b.author, b.subject, b.year, b.summary, json.dumps(b.key_topics),
+             np.asarray(e, dtype=np.float32), model_id)
+            for b, e in zip(books, embeddings, strict=True)
+        ]
+        with self._connection() as conn, conn.cursor() as cur:
+            cur.executemany(
+                """
+                INSERT INTO books (book_id, title, author, subject, year, summary, key_topics, embedding, embedding_model)
+                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+                ON CONFLICT (book_id) DO UPDATE SET
+                    title = EXCLUDED.title, author = EXCLUDED.author, subject = EXCLUDED.subject,
+                    year = EXCLUDED.year, summary = EXCLUDED.summary, key_topics = EXCLUDED.key_topics,
+                    embedding = EXCLUDED.embedding, embedding_model = EXCLUDED.embedding_model, updated_at = now()
+                """,
+                rows,
+            )
+        return len(rows)
+
+    def search(self, embedding: Sequence[float], top_k: int, min_similarity: float, model_id: str | None = None) -> list[FoundBook]:
+        vector = np.asarray(embedding, dtype=np.float32)
+        with self._connection() as conn:
+            rows = conn.execute(
+                """
+                SELECT book_id, title, author, subject, year, summary, key_topics, embedding_model,
+                       1 - (embedding <=> %(v)s) AS similarity
+                FROM books
+                ORDER BY embedding <=> %(v)s
+                LIMIT %(k)s
+                """,
+                {"v": vector, "k": top_k},
+            ).fetchall()
+        if model_id and rows and all(row["embedding_model"] != model_id for row in rows):
+            raise ConfigurationError(
+                f"The library was embedded with {rows[0]['embedding_model']}, the query with {model_id}: "
+                "re-import the library with the current embedder (coursegen books import)."
+            )
+        return [
+            FoundBook(**{k: v for k, v in row.items() if k != "embedding_model"})
+            for row in rows
+            if row["similarity"] >= min_similarity
+        ]
+
+    def count_books(self) -> int:
+        with self._connection() as conn:
+            return conn.execute("SELECT count(*) AS n FROM books").fetchone()["n"]
+
+    # -- courses -------------------------------------------------------------------------
+    def store_course(self, state: CourseState, outline: CourseOutline) -> None:
+        """One transaction: upsert the course, replace its parts and sections. Re-running with the
+        same course_id leaves exactly one course with the latest outline."""
+        with self._connection() as conn, conn.transaction(), conn.cursor() as cur:
+            cur.execute(
+                """
+                INSERT INTO courses (course_id, title, query, hours, preferences, language, generator,
+                                     total_minutes, target_minutes, variance_percent, review_attempts, time_warning)
+                VALUES (%(course_id)s, %(title)s, %(query)s, %(hours)s, %(preferences)s, %(language)s, %(generator)s,
+                        %(total)s, %(target)s, %(variance)s, %(reviews)s, %(warning)s)
+                ON CONFLICT (course_id) DO UPDATE SET
+                    title = EXCLUDED.title, query = EXCLUDED.query, hours = EXCLUDED.hours,
+                    preferences = EXCLUDED.preferences, language = EXCLUDED.language, generator = EXCLUDED.generator,
+                    total_minutes = EXCLUDED.total_minutes, target_minutes = EXCLUDED.target_minutes,
+                    variance_percent = EXCLUDED.variance_percent, review_attempts = EXCLUDED.review_attempts,
+                    time_warning = EXCLUDED.time_warning, updated_at = now()
+                """,
+                {
+                    "course_id": state.course_id,
+                    "title": outline.title,
+                    "query": state.pending_course_query,
+                    "hours": state.pending_course_hours,
+                    "preferences": json.dumps(state.pending_course_prefs.model_dump(mode="json")),
+                    "language": state.language,
+                    "generator": state.generator,
+                    "total": outline.total_minutes,
+                    "target": state.target_minutes,
+                    "variance": state.variance_percent or 0.0,
+                    "reviews": state.review_attempts,
+                    "warning": state.time_warning,
+                },
+            )
+            cur.execute("DELETE FROM course_parts WHERE course_id = %s", (state.course_id,))
+            cur.executemany(
+                "INSERT INTO course_parts (course_id, part_index, title, minutes) VALUES (%s, %s, %s, %s)",
+                [(state.course_id, p.index, p.title, sum(s.minutes for s in p.sections)) for p in outline.parts],
+            )
+            cur.executemany(
+                """INSERT INTO course_sections (course_id, part_index, section_index, title, minutes, objectives, book_ids)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s)""",
+                [
+                    (state.course_id, p.index, s.index, s.title, s.minutes, json.dumps(s.objectives), s.book_ids)
+                    for p in outline.parts
+                    for s in p.sections
+                ],
+            )
+
+    def get_course(self, course_id: str) -> StoredCourse | None:
+        with self._connection() as conn:
+            course = conn.execute("SELECT * FROM courses WHERE course_id = %s", (course_id,)).fetchone()
+            if course is None:
+                return None
+            parts = conn.execute(
+                "SELECT * FROM course_parts WHERE course_id = %s ORDER BY part_index", (course_id,)
+            ).fetchall()
+            sections = conn.execute(
+                "SELECT * FROM course_sections WHERE course_id = %s ORDER BY part_index, section_index", (course_id,)
+            ).fetchall()
+            cited = sorted({book_id for s in sections for book_id in s["book_ids"]})
+            sources = conn.execute(
+                "SELECT book_id, title, author, subject, year FROM books WHERE book_id = ANY(%s) ORDER BY book_id",
+                (cited,),
+            ).fetchall()
+        return _stored_course(course, parts, sections, sources)
+
+    def list_courses(self, limit: int = 20, before: str | None = None) -> list[StoredCourse]:
+        with self._connection() as conn:
+            ids = conn.execute(
+                """SELECT course_id FROM courses
+                   WHERE %(before)s::text IS NULL
+                      OR (created_at, course_id) < (SELECT created_at, course_id FROM courses WHERE course_id = %(before)s)
+                   ORDER BY created_at DESC, course_id DESC LIMIT %(limit)s""",
+                {"before": before, "limit": limit},
+            ).fetchall()
+        return [course for row in ids if (course := self.get_course(row["course_id"])) is not None]
+
+
+def _stored_course(course: dict, parts: list[dict], sections: list[dict], sources: list[dict]) -> StoredCourse:
+    outline_parts = [OutlinePart(index=p["part_index"], title=p["title"], minutes=p["minutes"]) for p in parts]
+    by_index = {p.index: p for p in outline_parts}
+    for s in sections:
+        by_index[s["part_index"]].sections.append(
+            Section(
+                part_index=s["part_index"],
+                index=s["section_index"],
+                title=s["title"],
+                minutes=s["minutes"],
+                objectives=list(s["objectives"]),
+                book_ids=list(s["book_ids"]),
+            )
+        )
+    return StoredCourse(
+        course_id=course["course_id"],
+        query=course["query"],
+        hours=course["hours"],
+        outline=CourseOutline(title=course["title"], parts=outline_parts),
+        generator=course["generator"],
+        total_minutes=course["total_minutes"],
+        target_minutes=course["target_minutes"],
+        variance_percent=course["variance_percent"],
+        review_attempts=course["review_attempts"],
+        time_warning=course["time_warning"],
+        created_at=course["created_at"].isoformat(timespec="seconds"),
+        sources=[dict(row) for row in sources],
+    )

@@ -1,0 +1,162 @@
+"""The one composition root: builds the adapters from the environment once per cold start.
+
+Handlers ask for `outline_workflow()`; tests and the offline runner may `override(...)` the
+container with their own (fakes, or the same adapters pointed at local services).
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import cached_property
+
+from coursegen.config import Settings
+from coursegen.errors import ConfigurationError
+from coursegen.ports import BookRepository, CourseRepository, Embedder, Llm, PayloadStore, StateStore
+from coursegen.services.outline import OutlineSettings, OutlineWorkflow
+
+
+class Container:
+    """Adapters, built lazily: a step that never touches PostgreSQL never connects to it."""
+
+    def __init__(self, settings: Settings, **given) -> None:
+        self.settings = settings
+        self._lock = threading.RLock()
+        for name, value in given.items():  # explicit adapters win over configured ones
+            self.__dict__[name] = value
+
+    def _aws(self, service: str):
+        import boto3
+
+        return boto3.client(service, region_name=self.settings.aws_region)
+
+    @cached_property
+    def llm(self) -> Llm:
+        s = self.settings
+        if s.llm_provider == "bedrock":
+            from coursegen.adapters.bedrock import BedrockLlm
+
+            return BedrockLlm(self._aws("bedrock-runtime"), s.llm_model_id)
+        if s.llm_provider == "openai":
+            from coursegen.adapters.openai_compatible import OpenAICompatibleClient, OpenAICompatibleLlm
+
+            return OpenAICompatibleLlm(OpenAICompatibleClient(s.openai_base_url, s.openai_api_key), s.openai_model)
+        from coursegen.adapters.offline import OfflinePlanner
+
+        return OfflinePlanner()
+
+    @cached_property
+    def embedder(self) -> Embedder:
+        s = self.settings
+        if s.embeddings_provider == "bedrock":
+            from coursegen.adapters.bedrock import TitanEmbedder
+
+            return TitanEmbedder(self._aws("bedrock-runtime"), s.embedding_model_id, s.embedding_dim)
+        if s.embeddings_provider == "openai":
+            from coursegen.adapters.openai_compatible import OpenAICompatibleClient, OpenAICompatibleEmbedder
+
+            client = OpenAICompatibleClient(s.openai_base_url, s.openai_api_key)
+            return OpenAICompatibleEmbedder(client, s.openai_embedding_model, s.embedding_dim)
+        from coursegen.adapters.offline import WordLlamaEmbedder
+
+        if s.embedding_dim != WordLlamaEmbedder.dimension:
+            raise ConfigurationError(f"WordLlama makes {WordLlamaEmbedder.dimension}-dimension embeddings; EMBEDDING_DIM is {s.embedding_dim}.")
+        return WordLlamaEmbedder()
+
+    @cached_property
+    def database(self):
+        from coursegen.adapters.postgres import PostgresRepository, migrate
+
+        with self._lock:
+            conninfo = self.settings.database_url or _conninfo_from_secret(self.settings)
+            migrate(conninfo, self.settings.embedding_dim)
+            return PostgresRepository(conninfo).open()
+
+    @cached_property
+    def books(self) -> BookRepository:
+        return self.database
+
+    @cached_property
+    def courses(self) -> CourseRepository:
+        return self.database
+
+    @cached_property
+    def payloads(self) -> PayloadStore:
+        from coursegen.adapters.aws import S3PayloadStore
+
+        return S3PayloadStore(self._aws("s3"), self.settings.payload_bucket)
+
+    @cached_property
+    def states(self) -> StateStore:
+        from coursegen.adapters.aws import DynamoStateStore
+
+        return DynamoStateStore(self._aws("dynamodb"), self.settings.course_state_table, self.payloads)
+
+    @cached_property
+    def outline_workflow(self) -> OutlineWorkflow:
+        return OutlineWorkflow(
+            llm=self.llm,
+            embedder=self.embedder,
+            books=_Lazy(lambda: self.books),
+            courses=_Lazy(lambda: self.courses),
+            states=self.states,
+            payloads=self.payloads,
+            settings=OutlineSettings(
+                top_k=self.settings.search_top_k,
+                min_similarity=self.settings.search_min_similarity,
+                max_repairs=self.settings.llm_max_repairs,
+            ),
+        )
+
+
+class _Lazy:
+    """Defers building an adapter until a step first uses it (no DB connection for ExpandPart)."""
+
+    def __init__(self, build) -> None:
+        self._build = build
+
+    def __getattr__(self, name):
+        return getattr(self._build(), name)
+
+
+def _conninfo_from_secret(settings: Settings) -> str:
+    if not settings.db_secret_arn:
+        raise ConfigurationError("Set DATABASE_URL, or DB_SECRET_ARN to a Secrets Manager secret with the database credentials.")
+    from aws_lambda_powertools.utilities import parameters
+    from psycopg.conninfo import make_conninfo
+
+    secret = parameters.get_secret(settings.db_secret_arn, transform="json", max_age=300)
+    host = secret.get("host") or settings.db_host  # Aurora-managed secrets hold only user and password
+    if not host:
+        raise ConfigurationError("The database secret has no host: set DB_HOST.")
+    return make_conninfo(
+        host=host,
+        port=secret.get("port", 5432),
+        dbname=secret.get("dbname", settings.db_name),
+        user=secret["username"],
+        password=secret["password"],
+        sslmode="require",
+        connect_timeout=10,
+    )
+
+
+_container: Container | None = None
+_container_lock = threading.Lock()
+
+
+def container() -> Container:
+    global _container
+    with _container_lock:
+        if _container is None:
+            _container = Container(Settings.from_env())
+        return _container
+
+
+def override(replacement: Container | None) -> None:
+    """Use this container (tests, the offline runner); None goes back to the environment's."""
+    global _container
+    with _container_lock:
+        _container = replacement
+
+
+def outline_workflow() -> OutlineWorkflow:
+    return container().outline_workflow

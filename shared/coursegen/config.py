@@ -1,0 +1,42 @@
+"""Configuration from the environment: every variable the service reads, in one place.
+The README's configuration table is this class."""
+
+from __future__ import annotations
+
+import os
+
+from pydantic import BaseModel, Field, ValidationError
+
+from coursegen.errors import ConfigurationError
+
+
+class Settings(BaseModel):
+    llm_provider: str = Field("offline", pattern="^(offline|bedrock|openai)$")
+    llm_model_id: str = "anthropic.claude-3-5-haiku-20241022-v1:0"
+    embeddings_provider: str = Field("wordllama", pattern="^(wordllama|bedrock|openai)$")
+    embedding_model_id: str = "amazon.titan-embed-text-v2:0"
+    embedding_dim: int = Field(256, ge=8, le=4096)
+    openai_base_url: str = "http://127.0.0.1:11434/v1"
+    openai_api_key: str = ""
+    openai_model: str = "llama3.1"
+    openai_embedding_model: str = "nomic-embed-text"
+    database_url: str = ""
+    db_secret_arn: str = ""
+    db_host: str = ""
+    db_name: str = "coursegen"
+    course_state_table: str = "coursegen-course-state"
+    payload_bucket: str = "coursegen-payloads"
+    search_top_k: int = Field(8, ge=1, le=50)
+    search_min_similarity: float = Field(0.2, ge=-1, le=1)
+    llm_max_repairs: int = Field(2, ge=0, le=5)
+    aws_region: str = "us-east-1"
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
+        environ = os.environ if environ is None else environ
+        values = {name: environ[name.upper()] for name in cls.model_fields if name.upper() in environ}
+        try:
+            return cls.model_validate(values)
+        except ValidationError as error:
+            problems = "; ".join(f"{e['loc'][0]!s}".upper() + f": {e['msg']}" for e in error.errors())
+            raise ConfigurationError(f"Bad configuration: {problems}") from None

@@ -1,0 +1,1 @@
+"""Pure domain logic: no I/O, no clocks, no environment. Everything here is unit-tested."""

@@ -1,0 +1,54 @@
+"""Domain errors. A Python exception's class name is its ASL error name, so the state machine's
+Retry and Catch can name these (see statemachine/course_generation.asl.json)."""
+
+
+class CoursegenError(Exception):
+    """Base class: an error the user can act on, with a message that says what to do."""
+
+
+class InvalidInput(CoursegenError):
+    """A request or step input failed validation; the message names the field and the reason."""
+
+
+class LlmThrottled(CoursegenError):
+    """The model provider refused for rate; retried with backoff by the state machine."""
+
+
+class LlmUnavailable(CoursegenError):
+    """The model provider could not be reached or timed out; retried, then fails the course."""
+
+
+class LlmOutputInvalid(CoursegenError):
+    """The model's answer could not be parsed, even after the bounded repair re-prompts."""
+
+
+class NoBooksFound(CoursegenError):
+    """No book summary is similar enough to the query to ground a course on."""
+
+
+class DatabaseUnavailable(CoursegenError):
+    """PostgreSQL could not be reached; retried by the state machine."""
+
+
+class PayloadMissing(CoursegenError):
+    """An artifact the step needs is not in the payload bucket."""
+
+
+class StateMissing(CoursegenError):
+    """The course-state record is missing: the execution was not started through RecordRequest."""
+
+
+class PromptVariableMissing(CoursegenError):
+    """A prompt template was rendered without one of the variables it declares."""
+
+
+class OutlineInvalid(CoursegenError):
+    """The outline cannot be turned into a course (no parts or no timed sections)."""
+
+
+class ConfigurationError(CoursegenError):
+    """The environment does not configure a usable adapter."""
+
+
+class StoreThrottled(CoursegenError):
+    """DynamoDB or S3 asked us to slow down; retried by the state machine."""

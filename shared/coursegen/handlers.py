@@ -1,0 +1,48 @@
+"""The Powertools decorator stack every workflow-step Lambda shares, written once.
+
+A function's app.py names its step: `lambda_handler = workflow_step(OutlineWorkflow.plan_parts, StepInput)`.
+The handler parses the event with the step's pydantic model, calls that one service method,
+and returns its small dict. Exceptions propagate: their class name is the ASL error name.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ValidationError
+
+from coursegen.bootstrap import outline_workflow
+from coursegen.errors import InvalidInput
+from coursegen.models import describe_validation_error
+from coursegen.services.outline import OutlineWorkflow
+
+logger = Logger(service="coursegen")
+tracer = Tracer(service="coursegen")
+metrics = Metrics(namespace="coursegen", service="coursegen")
+# Powertools prints the cold-start metric even when POWERTOOLS_METRICS_DISABLED is set; honour it here.
+_COLD_START_METRIC = os.environ.get("POWERTOOLS_METRICS_DISABLED", "false").lower() != "true"
+
+
+def workflow_step(step: Callable[[OutlineWorkflow, BaseModel], dict], model: type[BaseModel]):
+    name = step.__name__
+
+    @logger.inject_lambda_context(clear_state=True)
+    @tracer.capture_lambda_handler(capture_response=False)
+    @metrics.log_metrics(capture_cold_start_metric=_COLD_START_METRIC)
+    def lambda_handler(event: dict, context: LambdaContext) -> dict:
+        try:
+            request = model.model_validate(event)
+        except ValidationError as error:
+            raise InvalidInput(describe_validation_error(error)) from None
+        logger.append_keys(course_id=getattr(request, "course_id", None), step=name)
+        result = step(outline_workflow(), request)
+        metrics.add_metric(name=f"{name}_completed", unit=MetricUnit.Count, value=1)
+        logger.info("step completed", extra={"result": result})
+        return result
+
+    lambda_handler.__name__ = f"{name}_handler"
+    return lambda_handler

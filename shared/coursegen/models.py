@@ -1,0 +1,289 @@
+"""The shapes that cross boundaries: requests, the course state, parts, sections, books.
+
+Pydantic v2 throughout, so one definition validates an API body, a CLI argument, an execution
+input and a DynamoDB item alike.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError, field_validator
+
+MAX_QUERY_CHARS = 500
+MIN_HOURS = 0.25
+MAX_HOURS = 100.0
+STATE_TTL_SECONDS = 7 * 24 * 60 * 60
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One line per problem: 'hours: must be between 0.25 and 100 hours'."""
+    return "; ".join(
+        f"{'.'.join(str(part) for part in e['loc']) or 'body'}: {e['msg'].removeprefix('Value error, ')}"
+        for e in error.errors()
+    )
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class Depth(str, Enum):
+    overview = "overview"
+    balanced = "balanced"
+    deep = "deep"
+
+
+class Pace(str, Enum):
+    relaxed = "relaxed"
+    moderate = "moderate"
+    intensive = "intensive"
+
+
+class CoursePreferences(BaseModel):
+    """How the learner wants the course: depth and pace shape the part and section sizes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    depth: Depth = Depth.balanced
+    pace: Pace = Pace.moderate
+    audience: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = ""
+    focus: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = ""
+
+
+Query = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=MAX_QUERY_CHARS)]
+
+
+class CourseRequest(BaseModel):
+    """What a user asks for. Validated at every entry point (CLI, API, execution input)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    query: Query
+    hours: float = Field(gt=0, description="Course length in hours")
+    preferences: CoursePreferences = Field(default_factory=CoursePreferences)
+    language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}$")] = "en"
+
+    @field_validator("query")
+    @classmethod
+    def _printable(cls, query: str) -> str:
+        if any(ord(ch) < 32 and ch not in "\t\n" for ch in query):
+            raise ValueError("must not contain control characters")
+        return query
+
+    @field_validator("hours")
+    @classmethod
+    def _sensible_hours(cls, hours: float) -> float:
+        if not MIN_HOURS <= hours <= MAX_HOURS:
+            raise ValueError(f"must be between {MIN_HOURS} and {MAX_HOURS:g} hours")
+        return hours
+
+
+class WorkflowInput(CourseRequest):
+    """The execution input: the request plus the id the execution is named by. Ignores what the
+    state machine adds to its own state (settings, step results)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    course_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,80}$")]
+
+
+class Status(str, Enum):
+    processing = "processing"
+    complete = "complete"
+    error = "error"
+
+
+class Phase(str, Enum):
+    """Where a course is. The seeds' statuses (generating, reviewing, storing) are phases here."""
+
+    queued = "queued"
+    embedding = "embedding"
+    searching_books = "searching_books"
+    planning_parts = "planning_parts"
+    generating_sections = "generating_sections"
+    assembling_outline = "assembling_outline"
+    reviewing_outline = "reviewing_outline"
+    storing = "storing"
+    complete = "complete"
+
+
+class BookSummary(BaseModel):
+    """One book of the library as the planner sees it (no embedding)."""
+
+    book_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,80}$")]
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+    author: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = ""
+    subject: Annotated[str, StringConstraints(strip_whitespace=True, max_length=80)] = ""
+    year: int | None = Field(default=None, ge=1000, le=2100)
+    summary: Annotated[str, StringConstraints(strip_whitespace=True, min_length=20, max_length=8000)]
+    key_topics: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]] = Field(
+        default_factory=list, max_length=30
+    )
+
+
+class FoundBook(BookSummary):
+    similarity: float
+
+
+class Part(BaseModel):
+    index: int = Field(ge=0)
+    title: str
+    minutes: int = Field(ge=0)
+    description: str = ""
+
+
+class Section(BaseModel):
+    part_index: int = Field(ge=0)
+    index: int = Field(ge=0)
+    title: str
+    minutes: int = Field(ge=0)
+    objectives: list[str] = Field(default_factory=list)
+    book_ids: list[str] = Field(default_factory=list)
+
+
+class OutlinePart(Part):
+    sections: list[Section] = Field(default_factory=list)
+
+
+class CourseOutline(BaseModel):
+    """A parsed outline, ready to store."""
+
+    title: str
+    parts: list[OutlinePart]
+
+    @property
+    def total_minutes(self) -> int:
+        return sum(section.minutes for part in self.parts for section in part.sections)
+
+    @property
+    def section_count(self) -> int:
+        return sum(len(part.sections) for part in self.parts)
+
+
+class StoredCourse(BaseModel):
+    """A course as PostgreSQL holds it, with the books its sections cite."""
+
+    course_id: str
+    query: str
+    hours: float
+    outline: CourseOutline
+    generator: str
+    total_minutes: int
+    target_minutes: int
+    variance_percent: float
+    review_attempts: int
+    time_warning: str
+    created_at: str
+    sources: list[dict[str, Any]]
+
+    @property
+    def within_tolerance(self) -> bool:
+        return abs(self.total_minutes - self.target_minutes) <= 0.05 * self.target_minutes
+
+    def document(self) -> dict[str, Any]:
+        """The public JSON shape of a course (CLI --json, API)."""
+        return {
+            "course_id": self.course_id,
+            "status": "complete",
+            "title": self.outline.title,
+            "query": self.query,
+            "hours": self.hours,
+            "generator": self.generator,
+            "total_minutes": self.total_minutes,
+            "target_minutes": self.target_minutes,
+            "variance_percent": self.variance_percent,
+            "within_tolerance": self.within_tolerance,
+            "reviewed": self.review_attempts > 0,
+            "review_attempts": self.review_attempts,
+            "warning": self.time_warning or None,
+            "created_at": self.created_at,
+            "parts": [
+                {
+                    "title": part.title,
+                    "minutes": sum(s.minutes for s in part.sections),
+                    "sections": [
+                        {"title": s.title, "minutes": s.minutes, "objectives": s.objectives, "book_ids": s.book_ids}
+                        for s in part.sections
+                    ],
+                }
+                for part in self.outline.parts
+            ],
+            "sources": self.sources,
+        }
+
+
+class Progress(BaseModel):
+    parts_total: int = 0
+    parts_done: int = 0
+    sections_total: int = 0
+
+
+class CourseState(BaseModel):
+    """Everything the workflow knows about one course, every field the seeds list.
+
+    Big text fields are offloaded to the payload bucket by the state store; the execution
+    payload itself only carries ids, counts and keys.
+    """
+
+    model_config = ConfigDict(use_enum_values=False)
+
+    # identity (the seeds' session_id is the course id)
+    session_id: str
+    # the request
+    pending_course_query: str = ""
+    pending_course_hours: float = 0.0
+    pending_course_prefs: CoursePreferences = Field(default_factory=CoursePreferences)
+    language: str = "en"
+    # outline generation
+    book_summaries_json: str = "[]"
+    parts_list: list[dict[str, Any]] = Field(default_factory=list)
+    current_part_index: int = 0
+    outline_text: str = ""
+    outline_complete: bool = False
+    # lesson writing (later phases; kept so no field is lost between phases)
+    current_course: dict[str, Any] | None = None
+    current_section: dict[str, Any] | None = None
+    current_section_draft: str = ""
+    selected_lecture_figures: list[Any] = Field(default_factory=list)
+    covered_objectives: list[str] = Field(default_factory=list)
+    previous_lectures_context: str = ""
+    course_outline_context: str = ""
+    is_revision: bool = False
+    # status, for polling
+    status: Status = Status.processing
+    phase: Phase = Phase.queued
+    progress: Progress = Field(default_factory=Progress)
+    error_message: str = ""
+    error_type: str = ""
+    execution_arn: str = ""
+    # the time budget, as last measured
+    review_attempts: int = 0
+    total_minutes: int | None = None
+    variance_percent: float | None = None
+    time_warning: str = ""
+    generator: str = ""
+    created_at: str = Field(default_factory=utc_now)
+    updated_at: str = Field(default_factory=utc_now)
+    ttl: int = 0
+
+    @property
+    def course_id(self) -> str:
+        return self.session_id
+
+    @property
+    def target_minutes(self) -> int:
+        return round(self.pending_course_hours * 60)
+
+    @property
+    def book_summaries(self) -> list[FoundBook]:
+        return _FOUND_BOOKS_ADAPTER.validate_json(self.book_summaries_json or "[]")
+
+    @property
+    def parts(self) -> list[Part]:
+        return [Part.model_validate(part) for part in self.parts_list]
+
+
+_FOUND_BOOKS_ADAPTER = TypeAdapter(list[FoundBook])

@@ -1,0 +1,66 @@
+"""The small protocols the services depend on. Adapters implement them; tests pass fakes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from coursegen.domain.prompts import Prompt
+from coursegen.models import BookSummary, CourseOutline, CourseState, FoundBook, StoredCourse
+
+
+@dataclass(frozen=True)
+class LlmReply:
+    text: str
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+class Llm(Protocol):
+    """Answers a rendered prompt. Raises LlmThrottled / LlmUnavailable for provider trouble."""
+
+    name: str  # shown wherever its output appears, e.g. "offline planner (not an LLM)"
+
+    def complete(self, prompt: Prompt) -> LlmReply: ...
+
+
+class Embedder(Protocol):
+    model_id: str
+    dimension: int
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]: ...
+
+
+class BookRepository(Protocol):
+    def upsert_books(self, books: Sequence[BookSummary], embeddings: Sequence[Sequence[float]], model_id: str) -> int: ...
+
+    def search(
+        self, embedding: Sequence[float], top_k: int, min_similarity: float, model_id: str | None = None
+    ) -> list[FoundBook]: ...
+
+    def count_books(self) -> int: ...
+
+
+class CourseRepository(Protocol):
+    def store_course(self, state: CourseState, outline: CourseOutline) -> None:
+        """Course and sections in one transaction; storing the same course_id again replaces, never duplicates."""
+
+    def get_course(self, course_id: str) -> StoredCourse | None: ...
+
+    def list_courses(self, limit: int = 20, before: str | None = None) -> list[StoredCourse]: ...
+
+
+class StateStore(Protocol):
+    def load(self, course_id: str) -> CourseState: ...
+
+    def save(self, state: CourseState) -> None: ...
+
+    def record_part_done(self, course_id: str, sections: int) -> None:
+        """Atomically count one finished part (parallel Map iterations call this at once)."""
+
+
+class PayloadStore(Protocol):
+    def put_text(self, key: str, text: str) -> None: ...
+
+    def get_text(self, key: str) -> str: ...

@@ -1,0 +1,296 @@
+"""The outline workflow's steps. Each Lambda handler calls exactly one method here.
+
+Each step loads what it needs by course id (state store, payload bucket), does its one thing,
+saves, and returns a small dict for the execution payload: ids, counts, numbers — never text.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from pydantic import BaseModel, Field
+
+from coursegen.domain.context import (
+    book_refs,
+    book_summaries_json,
+    format_book_summaries,
+    format_course_outline,
+    format_outline_part,
+    format_parts_plan,
+    format_sibling_parts,
+)
+from coursegen.domain.parsing import ParseResult, parse_outline_total_time, parse_parts_text, parse_text_outline_to_database
+from coursegen.domain.prompts import Prompt, render_prompt
+from coursegen.domain.time_budget import check_time, plan_guidance
+from coursegen.errors import LlmOutputInvalid, OutlineInvalid, PayloadMissing
+from coursegen.models import CourseState, OutlinePart, Phase, Progress, WorkflowInput, utc_now
+from coursegen.ports import BookRepository, CourseRepository, Embedder, Llm, PayloadStore, StateStore
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class StepInput(BaseModel):
+    course_id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,80}$")
+
+
+class PartInput(StepInput):
+    part_index: int = Field(ge=0)
+
+
+@dataclass(frozen=True)
+class OutlineSettings:
+    top_k: int = 8
+    min_similarity: float = 0.2
+    max_repairs: int = 2
+
+
+def course_key(course_id: str, name: str) -> str:
+    return f"courses/{course_id}/{name}"
+
+
+def part_key(course_id: str, part_index: int) -> str:
+    return course_key(course_id, f"parts/{part_index:03d}.md")
+
+
+class OutlineWorkflow:
+    def __init__(
+        self,
+        *,
+        llm: Llm,
+        embedder: Embedder,
+        books: BookRepository,
+        courses: CourseRepository,
+        states: StateStore,
+        payloads: PayloadStore,
+        settings: OutlineSettings = OutlineSettings(),
+    ) -> None:
+        self.llm = llm
+        self.embedder = embedder
+        self.books = books
+        self.courses = courses
+        self.states = states
+        self.payloads = payloads
+        self.settings = settings
+
+    # -- EmbedQuery ------------------------------------------------------------------------
+    def embed_query(self, request: WorkflowInput) -> dict:
+        """Create the full CourseState from the execution input, then embed the query."""
+        state = self._begin(request)
+        [embedding] = self.embedder.embed([request.query])
+        self.payloads.put_text(course_key(request.course_id, "query_embedding.json"), json.dumps(embedding))
+        return {"dimension": len(embedding), "model": self.embedder.model_id, "phase": state.phase.value}
+
+    def _begin(self, request: WorkflowInput) -> CourseState:
+        try:
+            state = self.states.load(request.course_id)
+        except Exception:  # noqa: BLE001 - first step: the record may only hold RecordRequest's fields
+            state = CourseState(session_id=request.course_id)
+        state.pending_course_query = request.query
+        state.pending_course_hours = request.hours
+        state.pending_course_prefs = request.preferences
+        state.language = request.language
+        state.generator = self.llm.name
+        state.phase = Phase.embedding
+        self.states.save(state)
+        return state
+
+    # -- SearchBooks -----------------------------------------------------------------------
+    def search_books(self, step: StepInput) -> dict:
+        state = self._enter(step.course_id, Phase.searching_books)
+        key = course_key(step.course_id, "query_embedding.json")
+        embedding = json.loads(self.payloads.get_text(key))
+        found = self.books.search(
+            embedding, self.settings.top_k, self.settings.min_similarity, model_id=self.embedder.model_id
+        )
+        state.book_summaries_json = book_summaries_json(found)
+        self.states.save(state)
+        if not found:
+            return {"books_found": 0}  # the HasBooks choice fails the course with what to do next
+        return {"books_found": len(found), "top_similarity": round(found[0].similarity, 3)}
+
+    # -- PlanParts -------------------------------------------------------------------------
+    def plan_parts(self, step: StepInput) -> dict:
+        state = self._enter(step.course_id, Phase.planning_parts)
+        guidance = plan_guidance(state.pending_course_hours, state.pending_course_prefs)
+        prompt = render_prompt(
+            "courses.generate_parts",
+            {
+                "query": state.pending_course_query,
+                "hours": state.pending_course_hours,
+                "target_minutes": state.target_minutes,
+                "summaries_context": format_book_summaries(state.book_summaries),
+                "parts_guidance": guidance.parts_guidance,
+                "parts_count_guidance": guidance.parts_count_guidance,
+            },
+        )
+        plan = self._ask(prompt, parse_parts_text)
+        state.parts_list = [part.model_dump() for part in plan.parts]
+        state.current_part_index = 0
+        state.current_course = {"title": plan.title or state.pending_course_query}
+        state.outline_text = ""
+        state.review_attempts = 0
+        state.progress = Progress(parts_total=len(plan.parts))
+        state.phase = Phase.generating_sections
+        self.states.save(state)
+        return {
+            "parts_count": len(plan.parts),
+            "parts": [{"index": p.index, "title": p.title, "minutes": p.minutes} for p in plan.parts],
+        }
+
+    # -- ExpandPart (one Map iteration; runs in parallel with its siblings) ----------------
+    def expand_part(self, step: PartInput) -> dict:
+        state = self.states.load(step.course_id)  # read only: siblings write at the same time
+        parts = state.parts
+        if step.part_index >= len(parts):
+            raise OutlineInvalid(f"Part {step.part_index} is not in the plan of {len(parts)} parts.")
+        part = parts[step.part_index]
+        prompt = render_prompt(
+            "courses.expand_part",
+            {
+                "query": state.pending_course_query,
+                "book_summaries_context": format_book_summaries(state.book_summaries),
+                "existing_outline": format_parts_plan(parts, highlight=part.index),
+                "remaining_text": format_sibling_parts(parts, part.index),
+                "part_index": part.index + 1,
+                "part_title": part.title,
+                "part_minutes": part.minutes,
+            },
+        )
+        refs = book_refs(state.book_summaries)
+        written = self._ask(prompt, lambda text: _one_part(text, refs)).parts[0]
+        sections = [s.model_copy(update={"part_index": part.index}) for s in written.sections]
+        expanded = OutlinePart(
+            index=part.index, title=part.title, minutes=sum(s.minutes for s in sections), sections=sections
+        )
+        self.payloads.put_text(part_key(step.course_id, part.index), format_outline_part(expanded) + "\n")
+        self.states.record_part_done(step.course_id, len(sections))
+        return {"part_index": part.index, "sections": len(sections), "minutes": sum(s.minutes for s in sections)}
+
+    # -- AssembleOutline -------------------------------------------------------------------
+    def assemble_outline(self, step: StepInput) -> dict:
+        state = self._enter(step.course_id, Phase.assembling_outline)
+        if state.review_attempts == 0:
+            texts = []
+            for part in state.parts:
+                try:
+                    texts.append(self.payloads.get_text(part_key(step.course_id, part.index)).strip())
+                except PayloadMissing:
+                    raise PayloadMissing(f"Part {part.index + 1} has no sections in the payload bucket.") from None
+            title = (state.current_course or {}).get("title") or state.pending_course_query
+            state.outline_text = f"Course: {title}\n\n" + "\n\n".join(texts) + "\n"
+            state.course_outline_context = state.outline_text
+        total = parse_outline_total_time(state.outline_text)
+        if not total.ok or total.value is None:
+            raise OutlineInvalid(total.error)
+        check = check_time(total.value.minutes, state.target_minutes)
+        state.total_minutes = check.total_minutes
+        state.variance_percent = check.variance_percent
+        state.time_warning = "" if check.within_tolerance else f"Outline is {check.describe()}."
+        self.states.save(state)
+        return {
+            "total_minutes": check.total_minutes,
+            "target_minutes": check.target_minutes,
+            "variance_percent": check.variance_percent,
+            "within_tolerance": check.within_tolerance,
+            "review_attempts": state.review_attempts,
+            "total_strategy": total.value.strategy,
+        }
+
+    # -- ReviewOutline ---------------------------------------------------------------------
+    def review_outline(self, step: StepInput) -> dict:
+        state = self._enter(step.course_id, Phase.reviewing_outline)
+        check = check_time(state.total_minutes or 0, state.target_minutes)
+        prompt = render_prompt(
+            "courses.review_outline",
+            {
+                "query": state.pending_course_query,
+                "hours": state.pending_course_hours,
+                "target_total": check.target_minutes,
+                "book_summaries_context": format_book_summaries(state.book_summaries),
+                "outline_text": state.outline_text,
+                "current_total": check.total_minutes,
+                "variance_percent": f"{check.variance_percent:+.1f}",
+                "min_acceptable": check.min_acceptable,
+                "max_acceptable": check.max_acceptable,
+            },
+        )
+        refs = book_refs(state.book_summaries)
+        state.review_attempts += 1
+        state.is_revision = True
+        try:
+            reviewed = self._ask(prompt, lambda text: parse_text_outline_to_database(text, refs))
+        except LlmOutputInvalid as error:
+            # A review is an improvement, not a requirement: keep the outline we have and say why.
+            state.time_warning = f"Review attempt {state.review_attempts} gave no usable outline ({error})."
+            self.states.save(state)
+            return {"review_attempts": state.review_attempts, "applied": False}
+        if not reviewed.title or reviewed.title == "Untitled course":
+            reviewed.title = (state.current_course or {}).get("title") or state.pending_course_query
+        state.outline_text = format_course_outline(reviewed)
+        self.states.save(state)
+        return {"review_attempts": state.review_attempts, "applied": True}
+
+    # -- StoreCourse -----------------------------------------------------------------------
+    def store_course(self, step: StepInput) -> dict:
+        state = self._enter(step.course_id, Phase.storing)
+        title = (state.current_course or {}).get("title") or state.pending_course_query
+        parsed = parse_text_outline_to_database(state.outline_text, book_refs(state.book_summaries), title)
+        if not parsed.ok or parsed.value is None:
+            raise OutlineInvalid(parsed.error)
+        outline = parsed.value
+        check = check_time(outline.total_minutes, state.target_minutes)
+        state.total_minutes = check.total_minutes
+        state.variance_percent = check.variance_percent
+        if not check.within_tolerance:
+            state.time_warning = (
+                f"Kept after {state.review_attempts} review(s): the outline is {check.describe()}."
+            )
+        self.courses.store_course(state, outline)
+        state.outline_complete = True
+        state.current_course = {
+            "course_id": state.course_id,
+            "title": outline.title,
+            "total_minutes": outline.total_minutes,
+            "sections_count": outline.section_count,
+            "estimated_hours": round(outline.total_minutes / 60, 2),
+        }
+        state.progress.sections_total = outline.section_count
+        self.states.save(state)
+        return {
+            "sections": outline.section_count,
+            "total_minutes": outline.total_minutes,
+            "variance_percent": check.variance_percent,
+            "within_tolerance": check.within_tolerance,
+        }
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _enter(self, course_id: str, phase: Phase) -> CourseState:
+        state = self.states.load(course_id)
+        state.phase = phase
+        state.updated_at = utc_now()
+        return state
+
+    def _ask(self, prompt: Prompt, parse: Callable[[str], ParseResult[T]]) -> T:
+        """Ask the model; on an unusable answer re-prompt with the reason, at most max_repairs times."""
+        for _ in range(self.settings.max_repairs + 1):
+            reply = self.llm.complete(prompt)
+            result = parse(reply.text)
+            if result.ok and result.value is not None:
+                return result.value
+            log.warning("unusable answer to %s: %s", prompt.name, result.error)
+            prompt = prompt.with_repair(reply.text, result.error)
+        raise LlmOutputInvalid(
+            f"{prompt.name}: no usable answer after {self.settings.max_repairs} repair(s); last problem: {prompt.repairs[-1]}"
+        )
+
+
+def _one_part(text: str, refs: dict[str, str]) -> ParseResult:
+    parsed = parse_text_outline_to_database(text, refs)
+    if parsed.ok and parsed.value is not None and len(parsed.value.parts) != 1:
+        return ParseResult.fail(f"Expected one part, got {len(parsed.value.parts)}: answer with this part only.")
+    return parsed
