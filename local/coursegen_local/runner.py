@@ -93,14 +93,15 @@ class LocalRunner:
     def __init__(
         self,
         *,
-        container: Container | None = None,
         database_url: str | None = None,
         parameter_overrides: dict[str, str] | None = None,
         retry_time_scale: float = 1.0,
         faults: list[Fault] | None = None,
+        **adapters: Any,
     ) -> None:
+        """adapters: replacements for the container's (llm=..., embedder=..., database=...)."""
         self.template = SamTemplate(parameter_overrides=parameter_overrides)
-        self._given_container = container
+        self._adapters = adapters
         self._database_url = database_url
         self.retry_time_scale = retry_time_scale
         self.faults = list(faults or [])
@@ -124,7 +125,7 @@ class LocalRunner:
         self._mock.start()
         try:
             self._create_resources()
-            self.container = self._given_container or Container(self._local_settings())
+            self.container = Container(self._local_settings(), **self._adapters)
             bootstrap.override(self.container)
             self._patch(lambda_eval_utils, _INVOKE_HOOK, self._invoke_lambda)
             scale = self.retry_time_scale
@@ -140,7 +141,7 @@ class LocalRunner:
         self._patched.clear()
         bootstrap.override(None)
         database = getattr(self, "container", None) and self.container.__dict__.get("database")
-        if database is not None and self._given_container is None:
+        if database is not None and "database" not in self._adapters:
             database.close()
         self._mock.stop()
 
@@ -152,11 +153,14 @@ class LocalRunner:
         from coursegen_local.database import embedded_database_url
 
         settings = Settings.from_env()
+        database_url = self._database_url or settings.database_url
+        if not database_url and "database" not in self._adapters:
+            database_url = embedded_database_url()
         return settings.model_copy(
             update={
                 "course_state_table": self.template.physical_name("CourseStateTable"),
                 "payload_bucket": self.template.physical_name("PayloadBucket"),
-                "database_url": self._database_url or settings.database_url or embedded_database_url(),
+                "database_url": database_url,
                 "aws_region": REGION,
             }
         )

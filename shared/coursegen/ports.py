@@ -56,6 +56,9 @@ class StateStore(Protocol):
 
     def save(self, state: CourseState) -> None: ...
 
+    def set_phase(self, course_id: str, phase: str) -> None:
+        """Announce the phase a step starts, so pollers see it while the step works."""
+
     def record_part_done(self, course_id: str, sections: int) -> None:
         """Atomically count one finished part (parallel Map iterations call this at once)."""
 

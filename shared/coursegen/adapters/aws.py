@@ -24,6 +24,9 @@ OFFLOADED_FIELDS = (
     "previous_lectures_context",
     "current_section_draft",
 )
+# Written only by the state machine's own DynamoDB tasks (RecordRequest, RecordComplete,
+# RecordFailure); a Lambda's save never overwrites them.
+STATE_MACHINE_FIELDS = {"status", "execution_arn", "created_at", "error_type", "error_message"}
 _THROTTLING = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded", "SlowDown"}
 
 
@@ -104,7 +107,7 @@ class DynamoStateStore:
 
         state.updated_at = utc_now()
         state.ttl = int(time.time()) + STATE_TTL_SECONDS
-        data = state.model_dump(mode="json", exclude={"session_id"})
+        data = state.model_dump(mode="json", exclude={"session_id", *STATE_MACHINE_FIELDS})
         offloaded = []
         for field in OFFLOADED_FIELDS:
             value = data.pop(field)
@@ -117,24 +120,26 @@ class DynamoStateStore:
         names = {f"#f{i}": name for i, name in enumerate(data)}
         values = {f":v{i}": serializer.serialize(_dynamo_value(value)) for i, value in enumerate(data.values())}
         assignments = ", ".join(f"#f{i} = :v{i}" for i in range(len(data)))
-        try:
-            self.dynamodb.update_item(
-                TableName=self.table,
-                Key={"course_id": {"S": state.course_id}},
-                UpdateExpression="SET " + assignments,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as error:
-            raise _translate(error) from error
+        self._update(state.course_id, "SET " + assignments, values, names)
+
+    def set_phase(self, course_id: str, phase: str) -> None:
+        self._update(course_id, "SET phase = :phase, updated_at = :now", {":phase": {"S": phase}, ":now": {"S": utc_now()}})
 
     def record_part_done(self, course_id: str, sections: int) -> None:
+        self._update(
+            course_id,
+            "ADD parts_done :one, sections_total :sections SET updated_at = :now",
+            {":one": {"N": "1"}, ":sections": {"N": str(sections)}, ":now": {"S": utc_now()}},
+        )
+
+    def _update(self, course_id: str, expression: str, values: dict, names: dict | None = None) -> None:
         try:
             self.dynamodb.update_item(
                 TableName=self.table,
                 Key={"course_id": {"S": course_id}},
-                UpdateExpression="ADD parts_done :one, sections_total :sections SET updated_at = :now",
-                ExpressionAttributeValues={":one": {"N": "1"}, ":sections": {"N": str(sections)}, ":now": {"S": utc_now()}},
+                UpdateExpression=expression,
+                ExpressionAttributeValues=values,
+                **({"ExpressionAttributeNames": names} if names else {}),
             )
         except ClientError as error:
             raise _translate(error) from error

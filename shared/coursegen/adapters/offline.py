@@ -26,6 +26,8 @@ SECTION_MINUTES = 20
 
 _BOOK_LINE = re.compile(r"^\[([^\]]+)\]\s+(.+?)(?:\s+—\s+.*)?$")
 _TOPICS_LINE = re.compile(r"^Key topics:\s*(.+)$")
+_RELEVANCE_LINE = re.compile(r"^Relevance:\s*(-?[\d.]+)$")
+CLOSE_TO_BEST = 0.8  # draw on books at least this relevant relative to the best match
 _THIS_PART = re.compile(r"^Part\s+(\d+):.*\(this part\)\s*$")
 _COVERS = re.compile(r"^Covers:\s*(.+)$")
 _PLAN_COUNT = re.compile(r"Plan\s+(\d+)\s+parts")
@@ -111,17 +113,22 @@ def _books(context: str) -> list[tuple[str, str]]:
 
 
 def _topic_pool(context: str) -> list[tuple[str, str]]:
-    """Each retrieved book's key topics, interleaved foundational-first: topic 1 of every book,
-    then topic 2 of every book, ... Duplicates (case-insensitive) are dropped."""
+    """The key topics of the books close to the best match, interleaved foundational-first:
+    topic 1 of every book, then topic 2 of every book, ... Duplicates (case-insensitive) are dropped."""
     per_book: list[tuple[str, list[str]]] = []
-    book_id = ""
+    relevance: list[float] = []
     for line in context.splitlines():
         line = line.strip()
         if match := _BOOK_LINE.match(line):
-            book_id = match.group(1)
-            per_book.append((book_id, [match.group(2)]))  # the title stands in if no topics follow
+            per_book.append((match.group(1), [match.group(2)]))  # the title stands in if no topics follow
+            relevance.append(1.0)
         elif (match := _TOPICS_LINE.match(line)) and per_book:
-            per_book[-1] = (book_id, [t.strip() for t in match.group(1).split(";") if t.strip()])
+            per_book[-1] = (per_book[-1][0], [t.strip() for t in match.group(1).split(";") if t.strip()])
+        elif (match := _RELEVANCE_LINE.match(line)) and per_book:
+            relevance[-1] = float(match.group(1))
+    if relevance:
+        best = max(relevance)
+        per_book = [book for book, score in zip(per_book, relevance) if score >= CLOSE_TO_BEST * best]
     pool: list[tuple[str, str]] = []
     seen: set[str] = set()
     for depth in range(max((len(t) for _, t in per_book), default=0)):

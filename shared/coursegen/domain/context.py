@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from coursegen.models import BookSummary, CourseOutline, OutlinePart, Part
+from coursegen.models import BookSummary, CourseOutline, FoundBook, OutlinePart, Part
 
 
 def book_refs(books: Sequence[BookSummary]) -> dict[str, str]:
@@ -24,6 +24,8 @@ def format_book_summaries(books: Sequence[BookSummary]) -> str:
         lines = [f"[{book.book_id}] {book.title}" + (f" — {byline}" if byline else "")]
         if book.subject:
             lines.append(f"Subject: {book.subject}")
+        if isinstance(book, FoundBook):
+            lines.append(f"Relevance: {book.similarity:.2f}")
         if book.key_topics:
             lines.append("Key topics: " + "; ".join(book.key_topics))
         lines.append(f"Summary: {book.summary}")

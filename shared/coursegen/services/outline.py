@@ -270,6 +270,7 @@ class OutlineWorkflow:
 
     # -- helpers ---------------------------------------------------------------------------
     def _enter(self, course_id: str, phase: Phase) -> CourseState:
+        self.states.set_phase(course_id, phase.value)
         state = self.states.load(course_id)
         state.phase = phase
         state.updated_at = utc_now()

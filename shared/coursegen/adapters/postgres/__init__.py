@@ -10,8 +10,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
 
-import numpy as np
 import psycopg
+from pgvector import Vector
 from pgvector.psycopg import register_vector
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
@@ -59,20 +59,22 @@ def migrate(conninfo: str, embedding_dim: int) -> list[str]:
 class PostgresRepository:
     """BookRepository and CourseRepository over one connection pool."""
 
-    def __init__(self, conninfo: str, *, max_connections: int = 4) -> None:
+    def __init__(self, conninfo: str, *, max_connections: int = 4, timeout_seconds: float = 10) -> None:
+        self.timeout_seconds = timeout_seconds
         self.pool = ConnectionPool(
             conninfo,
             min_size=1,
             max_size=max_connections,
+            kwargs={"row_factory": dict_row},
             configure=register_vector,
             check=ConnectionPool.check_connection,
-            timeout=10,
+            timeout=timeout_seconds,
             open=False,
         )
 
     def open(self) -> "PostgresRepository":
         try:
-            self.pool.open(wait=True, timeout=10)
+            self.pool.open(wait=True, timeout=self.timeout_seconds)
         except PoolTimeout as error:
             raise DatabaseUnavailable(f"Cannot reach PostgreSQL: {error}") from error
         return self
@@ -84,7 +86,6 @@ class PostgresRepository:
     def _connection(self) -> Iterator[psycopg.Connection]:
         try:
             with self.pool.connection() as conn:
-                conn.row_factory = dict_row
                 yield conn
         except (psycopg.OperationalError, PoolTimeout) as error:
             raise DatabaseUnavailable(f"PostgreSQL is unavailable: {error}".strip()) from error
@@ -93,7 +94,7 @@ class PostgresRepository:
     def upsert_books(self, books: Sequence[BookSummary], embeddings: Sequence[Sequence[float]], model_id: str) -> int:
         rows = [
             (b.book_id, b.title, b.author, b.subject, b.year, b.summary, json.dumps(b.key_topics),
-             np.asarray(e, dtype=np.float32), model_id)
+             Vector(list(e)), model_id)
             for b, e in zip(books, embeddings, strict=True)
         ]
         with self._connection() as conn, conn.cursor() as cur:
@@ -111,7 +112,7 @@ class PostgresRepository:
         return len(rows)
 
     def search(self, embedding: Sequence[float], top_k: int, min_similarity: float, model_id: str | None = None) -> list[FoundBook]:
-        vector = np.asarray(embedding, dtype=np.float32)
+        vector = Vector(list(embedding))
         with self._connection() as conn:
             rows = conn.execute(
                 """

@@ -1,0 +1,104 @@
+"""The DynamoDB state store and the S3 payload store, on moto, with tables built from template.yaml."""
+
+import threading
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from coursegen.adapters.aws import STATE_MACHINE_FIELDS, DynamoStateStore, S3PayloadStore, state_key
+from coursegen.errors import PayloadMissing, StateMissing, StoreThrottled
+from coursegen.models import CourseState, Phase, Progress
+from coursegen_local.template import SamTemplate
+
+
+@pytest.fixture
+def stores():
+    template = SamTemplate()
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        [(table, spec)] = template.dynamodb_tables()
+        dynamodb.create_table(**spec["create"])
+        s3 = boto3.client("s3", region_name="us-east-1")
+        [bucket] = template.buckets()
+        s3.create_bucket(Bucket=bucket)
+        payloads = S3PayloadStore(s3, bucket)
+        yield DynamoStateStore(dynamodb, table, payloads), payloads, dynamodb, s3
+
+
+def full_state() -> CourseState:
+    return CourseState(
+        session_id="c-1", pending_course_query="Learn DCF", pending_course_hours=1.5,
+        book_summaries_json='[{"book_id": "fin-001"}]' + " " * 50_000,
+        parts_list=[{"index": 0, "title": "A", "minutes": 30, "description": "d"}],
+        current_part_index=1, outline_text="## Part 1: A (30 minutes)", outline_complete=True,
+        current_course={"title": "DCF", "nested": {"minutes": 90.5}}, current_section={"title": "S"},
+        current_section_draft="draft", selected_lecture_figures=[{"n": 1}], covered_objectives=["o"],
+        previous_lectures_context="prev", course_outline_context="ctx", is_revision=True,
+        phase=Phase.reviewing_outline, progress=Progress(parts_total=3, parts_done=1, sections_total=4),
+        review_attempts=1, total_minutes=95, variance_percent=5.56,
+    )
+
+
+def test_every_field_survives_a_save_and_load(stores):
+    states, *_ = stores
+    saved = full_state()
+    states.save(saved)
+    loaded = states.load("c-1")
+    kept = {"updated_at", "ttl", *STATE_MACHINE_FIELDS}
+    assert loaded.model_dump(exclude=kept) == saved.model_dump(exclude=kept)
+    assert loaded.ttl > 0
+
+
+def test_big_text_goes_to_s3_and_the_item_keeps_maps_and_lists(stores):
+    states, payloads, dynamodb, _ = stores
+    states.save(full_state())
+    item = dynamodb.get_item(TableName=states.table, Key={"course_id": {"S": "c-1"}})["Item"]
+    assert "book_summaries_json" not in item and "book_summaries_json" in str(item["offloaded"])
+    assert payloads.get_text(state_key("c-1", "book_summaries_json")).startswith('[{"book_id"')
+    assert "M" in item["pending_course_prefs"] and "L" in item["parts_list"]
+    assert len(str(item)) < 4000
+
+
+def test_parallel_parts_are_counted_atomically(stores):
+    states, *_ = stores
+    states.save(CourseState(session_id="c-2", progress=Progress(parts_total=20)))
+    threads = [threading.Thread(target=states.record_part_done, args=("c-2", 3)) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    progress = states.load("c-2").progress
+    assert (progress.parts_done, progress.sections_total) == (20, 60)
+
+
+def test_saving_keeps_what_the_state_machine_wrote(stores):
+    states, _, dynamodb, _ = stores
+    dynamodb.update_item(TableName=states.table, Key={"course_id": {"S": "c-3"}},
+                         UpdateExpression="SET execution_arn = :arn, #s = :error, created_at = :t",
+                         ExpressionAttributeNames={"#s": "status"},
+                         ExpressionAttributeValues={":arn": {"S": "arn:x"}, ":error": {"S": "error"}, ":t": {"S": "2026-01-01"}})
+    states.save(CourseState(session_id="c-3"))
+    loaded = states.load("c-3")
+    assert (loaded.execution_arn, loaded.status.value, loaded.created_at) == ("arn:x", "error", "2026-01-01")
+
+
+def test_missing_state_and_missing_payload_are_domain_errors(stores):
+    states, payloads, *_ = stores
+    with pytest.raises(StateMissing):
+        states.load("nope")
+    with pytest.raises(PayloadMissing, match="does not exist"):
+        payloads.get_text("courses/nope/parts/000.md")
+
+
+def test_dynamodb_throttling_becomes_store_throttled(stores):
+    states, *_ = stores
+
+    class Throttling:
+        def update_item(self, **_):
+            raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}, "UpdateItem")
+
+    states.dynamodb = Throttling()  # a stand-in client: moto cannot be told to throttle
+    with pytest.raises(StoreThrottled):
+        states.set_phase("c-1", "storing")
