@@ -1,0 +1,38 @@
+# The two commands of the README:  make demo  (generate a course offline)  and  make test.
+# Both set up everything a fresh machine needs: a virtualenv with the project and its tools.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+export SAM_CLI_TELEMETRY := 0
+
+.PHONY: install demo test unit lint build clean
+
+$(STAMP): pyproject.toml shared/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/coursegen books import data/books/sample_library.jsonl
+	$(BIN)/coursegen generate "Learn DCF valuation" --hours 2
+
+test: install
+	$(BIN)/pytest
+
+unit: install
+	$(BIN)/pytest tests/unit
+
+lint: install
+	$(BIN)/sam validate --lint --region us-east-1
+
+# Builds the deployable application with this machine's Python (Lambda itself runs python3.13).
+build: install
+	$(BIN)/sam build --parameter-overrides PythonRuntime=python$$($(BIN)/python -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
+
+clean:
+	rm -rf $(VENV) .aws-sam .pytest_cache .hypothesis

@@ -1,0 +1,104 @@
+"""template.yaml and the ASL agree; every Task retries and catches; the deployment validates."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from coursegen_local.template import PROJECT_ROOT, SamTemplate
+
+TEMPLATE = SamTemplate()
+_, MACHINE = TEMPLATE.state_machine
+ASL_TEXT = (PROJECT_ROOT / MACHINE["DefinitionUri"]).read_text()
+ASL = json.loads(ASL_TEXT)
+
+
+def all_states(states: dict) -> dict:
+    found = {}
+    for name, state in states.items():
+        found[name] = state
+        if "ItemProcessor" in state:
+            found |= all_states(state["ItemProcessor"]["States"])
+    return found
+
+
+STATES = all_states(ASL["States"])
+
+
+def test_every_placeholder_is_a_substitution_and_every_substitution_is_used():
+    placeholders = set(re.findall(r"\$\{(\w+)\}", ASL_TEXT))
+    assert placeholders == set(MACHINE["DefinitionSubstitutions"])
+
+
+def test_state_names_are_pascal_case():
+    assert all(re.fullmatch(r"(?:[A-Z][a-z0-9]+)+", name) for name in STATES), sorted(STATES)
+
+
+def test_every_task_retries_and_catches_into_record_failure():
+    for name, state in STATES.items():
+        if state["Type"] != "Task":
+            continue
+        assert state.get("Retry"), f"{name} has no Retry"
+        if name == "ExpandPart":  # inside the Map: the Map state catches for the whole iteration
+            assert ASL["States"]["ExpandParts"]["Catch"][0]["Next"] == "RecordFailure"
+        elif name == "RecordFailure":
+            assert state["Catch"][0]["Next"] == "Failed"
+        else:
+            assert state["Catch"][0]["ErrorEquals"] == ["States.ALL"] and state["Catch"][0]["Next"] == "RecordFailure", name
+
+
+def test_lambda_retries_use_backoff_with_jitter_and_name_domain_errors():
+    for name, state in STATES.items():
+        if state.get("Resource") == "arn:aws:states:::lambda:invoke":
+            retry = state["Retry"][0]
+            assert retry["BackoffRate"] > 1 and retry["JitterStrategy"] == "FULL", name
+            assert {"LlmThrottled", "Lambda.TooManyRequestsException"} <= set(retry["ErrorEquals"]), name
+
+
+def test_every_lambda_task_names_a_function_of_the_template():
+    functions = TEMPLATE.of_type("AWS::Serverless::Function")
+    for state in STATES.values():
+        if state.get("Resource") == "arn:aws:states:::lambda:invoke":
+            key = re.fullmatch(r"\$\{(\w+)\}", state["Parameters"]["FunctionName"]).group(1)
+            assert MACHINE["DefinitionSubstitutions"][key] == {"Fn::GetAtt": [key.removesuffix("Arn"), "Arn"]}
+            assert key.removesuffix("Arn") in functions
+            assert (PROJECT_ROOT / functions[key.removesuffix("Arn")]["Properties"]["CodeUri"] / "app.py").is_file()
+
+
+def test_the_map_reads_its_concurrency_and_the_review_bound_from_template_parameters():
+    assert ASL["States"]["ExpandParts"]["MaxConcurrencyPath"] == "$.settings.max_concurrency"
+    assert MACHINE["DefinitionSubstitutions"]["MapMaxConcurrency"] == {"Ref": "MapMaxConcurrency"}
+    assert TEMPLATE.parameter("MapMaxConcurrency") == "4"
+    assert MACHINE["Type"] == "STANDARD"
+
+
+def test_state_table_has_ttl_and_bucket_is_private_encrypted_and_expiring():
+    [table] = TEMPLATE.of_type("AWS::DynamoDB::Table").values()
+    assert table["Properties"]["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}
+    [bucket] = TEMPLATE.of_type("AWS::S3::Bucket").values()
+    props = bucket["Properties"]
+    assert all(props["PublicAccessBlockConfiguration"].values())
+    assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+    assert props["LifecycleConfiguration"]["Rules"][0]["ExpirationInDays"] > 0
+
+
+def test_the_runtime_is_a_parameter_the_layer_follows():
+    assert TEMPLATE.doc["Globals"]["Function"]["Runtime"] == {"Ref": "PythonRuntime"}
+    [layer] = TEMPLATE.of_type("AWS::Serverless::LayerVersion").values()
+    assert layer["Metadata"]["BuildMethod"] == {"Ref": "PythonRuntime"}
+
+
+def test_sam_validate_lint_is_clean():
+    sam = shutil.which("sam") or str(Path(os.sys.executable).parent / "sam")
+    if not Path(sam).exists():
+        pytest.fail("sam (aws-sam-cli) is not installed: run make install")
+    env = os.environ | {"SAM_CLI_TELEMETRY": "0"}
+    result = subprocess.run([sam, "validate", "--lint", "--region", "us-east-1"], cwd=PROJECT_ROOT,
+                            capture_output=True, text=True, env=env, timeout=180)
+    assert result.returncode == 0, result.stdout + result.stderr

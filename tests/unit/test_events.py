@@ -1,0 +1,18 @@
+"""The sample events in events/ stay valid inputs for what they are samples of."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from coursegen.models import CourseRequest, WorkflowInput
+from coursegen.services.outline import PartInput, StepInput
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+MODELS = {"post_course": CourseRequest, "start_execution": WorkflowInput, "embed_query": WorkflowInput,
+          "expand_part": PartInput}
+
+
+@pytest.mark.parametrize("path", sorted(EVENTS.glob("*.json")), ids=lambda p: p.stem)
+def test_sample_event_validates(path):
+    MODELS.get(path.stem, StepInput).model_validate(json.loads(path.read_text()))

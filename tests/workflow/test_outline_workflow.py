@@ -1,0 +1,144 @@
+"""The outline workflow end to end: the ASL on moto, the handlers in-process, real PostgreSQL.
+Each test is a named case: what the model (or a step) does, and what the user gets."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from coursegen.errors import LlmThrottled
+from coursegen.models import CourseRequest
+from coursegen_local.runner import Fault
+from tests.conftest import course_rows, section_rows
+from tests.fakes import ScriptedLlm
+from tests.workflow.conftest import DCF
+
+pytestmark = pytest.mark.workflow
+
+
+def inflate(factor: float):
+    """Distort the planner's section times, as a model that miscounts would."""
+    return lambda text: re.sub(r"\((\d+) minutes\)", lambda m: f"({round(int(m.group(1)) * factor)} minutes)", text)
+
+
+def test_happy_path_stores_a_grounded_course_within_five_percent(run_workflow, clean_courses):
+    result, runner = run_workflow()
+    assert result.execution_status == "SUCCEEDED", result.status
+    course = result.course
+    assert result.status["status"] == "complete" and result.status["progress"]["percent"] == 100
+    assert abs(course.total_minutes - 120) <= 6
+    assert course.generator == "offline planner (not an LLM)"
+    cited = {book_id for part in course.outline.parts for s in part.sections for book_id in s.book_ids}
+    assert cited and cited <= {source["book_id"] for source in course.sources}
+    assert all(book_id.startswith("fin-") for book_id in cited)
+    assert course_rows(clean_courses) == 1
+    assert result.largest_payload_bytes < 4096  # ids, counts and keys only
+    assert runner.invocations["ExpandPart"] == len(course.outline.parts)
+
+
+def test_within_five_percent_no_review_runs(run_workflow):
+    result, runner = run_workflow()
+    assert not result.course.document()["reviewed"]
+    assert "ReviewOutline" not in runner.invocations
+    assert runner.invocations["AssembleOutline"] == 1
+
+
+def test_outside_five_percent_the_review_runs_and_fixes_it(run_workflow):
+    llm = ScriptedLlm(fallback=lambda p: inflate(1.5) if p.name == "courses.expand_part" else None)
+    result, runner = run_workflow(llm=llm)
+    assert result.execution_status == "SUCCEEDED"
+    assert result.course.review_attempts == 1 and runner.invocations["ReviewOutline"] == 1
+    assert runner.invocations["AssembleOutline"] == 2
+    assert abs(result.course.total_minutes - 120) <= 6
+    review_prompt = llm.calls["courses.review_outline"][0]
+    assert review_prompt.variables["current_total"] > 126 and review_prompt.variables["target_total"] == 120
+
+
+def test_the_review_loop_is_bounded_and_keeps_the_course_with_a_warning(run_workflow):
+    stubborn = ScriptedLlm(fallback=lambda p: inflate(1.5) if p.name != "courses.generate_parts" else None)
+    result, runner = run_workflow(llm=stubborn, parameter_overrides={"MaxReviewAttempts": "2"})
+    assert result.execution_status == "SUCCEEDED"
+    assert runner.invocations["ReviewOutline"] == 2
+    assert result.course.review_attempts == 2
+    assert "Kept after 2 review(s)" in result.course.time_warning
+    assert not result.course.within_tolerance
+
+
+def test_an_unparseable_answer_is_repaired_by_reprompting(run_workflow):
+    llm = ScriptedLlm({"courses.generate_parts": ["I'd love to help! Valuation is fascinating."]})
+    result, runner = run_workflow(llm=llm)
+    assert result.execution_status == "SUCCEEDED"
+    assert len(llm.calls["courses.generate_parts"]) == 2
+    assert "No parts found" in llm.calls["courses.generate_parts"][1].text
+    assert runner.invocations["PlanParts"] == 1  # repaired inside the step, not by a retry
+
+
+def test_an_answer_that_stays_unparseable_fails_the_course_with_the_reason(run_workflow, clean_courses):
+    llm = ScriptedLlm(fallback=lambda p: "no structure at all" if p.name == "courses.generate_parts" else None)
+    result, _ = run_workflow(llm=llm)
+    assert result.status["status"] == "error"
+    assert result.status["error"]["type"] == "LlmOutputInvalid"
+    assert "2 repair(s)" in result.status["error"]["message"]
+    assert result.status["error"]["phase"] == "planning_parts"
+    assert course_rows(clean_courses) == 0
+
+
+def test_llm_throttling_is_retried_by_the_state_machine(run_workflow):
+    llm = ScriptedLlm({"courses.generate_parts": [LlmThrottled("slow down"), LlmThrottled("slow down")]})
+    result, runner = run_workflow(llm=llm)
+    assert result.execution_status == "SUCCEEDED"
+    assert runner.invocations["PlanParts"] == 3
+
+
+def test_a_throttled_lambda_service_is_retried_too(run_workflow):
+    result, runner = run_workflow(faults=[Fault("SearchBooks", "Lambda.TooManyRequestsException", times=2)])
+    assert result.execution_status == "SUCCEEDED"
+    assert runner.invocations["SearchBooks"] == 3
+
+
+def test_no_books_found_fails_clearly_and_says_what_to_do(run_workflow, clean_courses):
+    result, runner = run_workflow(CourseRequest(query="quantum knitting for cats", hours=1))
+    assert result.execution_status == "FAILED"
+    error = result.status["error"]
+    assert error["type"] == "NoBooksFound" and "coursegen books import" in error["message"]
+    assert "PlanParts" not in runner.invocations
+    assert course_rows(clean_courses) == 0
+
+
+def test_one_part_failing_for_good_fails_the_course_with_no_partial_course(run_workflow, clean_courses):
+    fault = Fault("ExpandPart", "LlmUnavailable", "model endpoint down", times=-1, when=lambda p: p["part_index"] == 1)
+    result, runner = run_workflow(faults=[fault])
+    assert result.execution_status == "FAILED"
+    assert result.status["status"] == "error"
+    assert result.status["error"] == {"type": "LlmUnavailable", "message": "model endpoint down", "phase": "generating_sections"}
+    assert "StoreCourse" not in runner.invocations
+    assert course_rows(clean_courses) == 0
+
+
+def test_the_same_course_id_run_twice_is_one_course_not_two(run_workflow, clean_courses):
+    first, runner = run_workflow(course_id="same-course")
+    runner.start(DCF, course_id="same-course", execution_name="same-course-rerun")
+    second = runner.wait("same-course", execution_name="same-course-rerun")
+    assert first.execution_status == second.execution_status == "SUCCEEDED"
+    assert course_rows(clean_courses) == 1
+    assert section_rows(clean_courses, "same-course") == first.course.outline.section_count
+
+
+def test_every_expansion_sees_all_sibling_part_titles(run_workflow):
+    llm = ScriptedLlm()
+    result, _ = run_workflow(llm=llm)
+    titles = [p.title for p in result.course.outline.parts]
+    for prompt in llm.calls["courses.expand_part"]:
+        assert all(title in prompt.variables["existing_outline"] for title in titles)
+        assert prompt.variables["part_title"] not in prompt.variables["remaining_text"]
+
+
+def test_a_forty_part_course_keeps_every_payload_small(run_workflow):
+    plan = "Course title: Forty\n" + "\n".join(f"Part {i}: Topic number {i} (30 minutes)" for i in range(1, 41))
+    llm = ScriptedLlm({"courses.generate_parts": [plan]})
+    result, runner = run_workflow(CourseRequest(query="Learn DCF valuation", hours=20), llm=llm,
+                                  parameter_overrides={"MapMaxConcurrency": "8"})
+    assert result.execution_status == "SUCCEEDED", result.status
+    assert len(result.course.outline.parts) == 40 and runner.invocations["ExpandPart"] == 40
+    assert result.largest_payload_bytes < 8192
