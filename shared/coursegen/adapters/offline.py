@@ -81,8 +81,11 @@ class OfflinePlanner:
         count = max(1, round(part_minutes / SECTION_MINUTES))
         section_minutes = max(5, 5 * round(part_minutes / count / 5))
         lines = [LABEL, f"## Part {number}: {title} ({part_minutes} minutes)"]
+        # The first section teaches what the part's title names; the others rotate through the
+        # rest of what the part covers (by part number, so parts do not all start on one book).
+        others = covered[1:] or covered
         for i in range(count):
-            topic, book_id = covered[i % len(covered)]
+            topic, book_id = covered[0] if i == 0 else others[(i - 1 + number - 1) % len(others)]
             if i >= len(covered):
                 topic = f"Practice: {topic}"
             lines.append(f"### Section {number}.{i + 1}: {_sentence_case(topic)} ({section_minutes} minutes)")
