@@ -25,7 +25,7 @@ from coursegen.domain.context import (
 )
 from coursegen.domain.parsing import ParseResult, parse_outline_total_time, parse_parts_text, parse_text_outline_to_database
 from coursegen.domain.prompts import Prompt, render_prompt
-from coursegen.domain.time_budget import check_time, plan_guidance
+from coursegen.domain.time_budget import TimeCheck, check_time, plan_guidance
 from coursegen.errors import LlmOutputInvalid, OutlineInvalid, PayloadMissing
 from coursegen.models import CourseState, OutlinePart, Phase, Progress, WorkflowInput, utc_now
 from coursegen.ports import BookRepository, CourseRepository, Embedder, Llm, PayloadStore, StateStore
@@ -187,9 +187,7 @@ class OutlineWorkflow:
         total = parse_outline_total_time(state.outline_text)
         if not total.ok or total.value is None:
             raise OutlineInvalid(total.error)
-        check = check_time(total.value.minutes, state.target_minutes)
-        state.total_minutes = check.total_minutes
-        state.variance_percent = check.variance_percent
+        check = _measure(state, total.value.minutes)
         state.time_warning = "" if check.within_tolerance else f"Outline is {check.describe()}."
         self.states.save(state)
         return {
@@ -243,9 +241,7 @@ class OutlineWorkflow:
         if not parsed.ok or parsed.value is None:
             raise OutlineInvalid(parsed.error)
         outline = parsed.value
-        check = check_time(outline.total_minutes, state.target_minutes)
-        state.total_minutes = check.total_minutes
-        state.variance_percent = check.variance_percent
+        check = _measure(state, outline.total_minutes)
         if not check.within_tolerance:
             state.time_warning = (
                 f"Kept after {state.review_attempts} review(s): the outline is {check.describe()}."
@@ -288,6 +284,14 @@ class OutlineWorkflow:
         raise LlmOutputInvalid(
             f"{prompt.name}: no usable answer after {self.settings.max_repairs} repair(s); last problem: {prompt.repairs[-1]}"
         )
+
+
+def _measure(state: CourseState, total_minutes: int) -> TimeCheck:
+    """Record the outline's total and variance on the state; the check says whether it is within 5%."""
+    check = check_time(total_minutes, state.target_minutes)
+    state.total_minutes = check.total_minutes
+    state.variance_percent = check.variance_percent
+    return check
 
 
 def _one_part(text: str, refs: dict[str, str]) -> ParseResult:
