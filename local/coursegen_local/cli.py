@@ -63,6 +63,10 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("course_id")
     show.add_argument("--json", action="store_true")
 
+    serve = commands.add_parser("serve", help="serve the course API on 127.0.0.1 (executions run offline in the background)")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+
     listing = commands.add_parser("list", help="list stored courses, newest first")
     listing.add_argument("--limit", type=int, default=20)
 
@@ -103,6 +107,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _show(args)
     if args.command == "list":
         return _list(args)
+    if args.command == "serve":
+        return _serve(args)
     if args.books_command == "import":
         return _import_books(args)
     return _count_books()
@@ -150,6 +156,26 @@ def _generate(args: argparse.Namespace) -> int:
         print(render_course(result.course))
         print(f"\nRun: {result.seconds:.1f} s, {result.transitions} state transitions, {result.lambda_invocations} Lambda invocations, "
               f"largest state payload {result.largest_payload_bytes} bytes.")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from coursegen_local.runner import LocalRunner
+    from coursegen_local.server import make_server
+
+    with LocalRunner() as runner:
+        try:
+            server = make_server(runner, args.host, args.port)
+        except OSError as error:
+            raise UsageError(f"cannot listen on {args.host}:{args.port}: {error.strerror} (try --port)") from None
+        print(f"coursegen API on http://{args.host}:{server.server_port} (offline: moto Step Functions, embedded "
+              f"PostgreSQL, {runner.container.llm.name}). Ctrl-C stops.", file=sys.stderr, flush=True)
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.server_close()
     return 0
 
 

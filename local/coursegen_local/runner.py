@@ -160,6 +160,7 @@ class LocalRunner:
             update={
                 "course_state_table": self.template.physical_name("CourseStateTable"),
                 "payload_bucket": self.template.physical_name("PayloadBucket"),
+                "state_machine_arn": self.state_machine_arn,
                 "database_url": database_url,
                 "aws_region": REGION,
             }
@@ -174,6 +175,7 @@ class LocalRunner:
         s3 = boto3.client("s3", region_name=REGION)
         for bucket in self.template.buckets():
             s3.create_bucket(Bucket=bucket)
+        self._capture_events()
         self.sfn = boto3.client("stepfunctions", region_name=REGION)
         name, _ = self.template.state_machine
         self.state_machine_arn = self.sfn.create_state_machine(
@@ -183,7 +185,37 @@ class LocalRunner:
             type="STANDARD",
         )["stateMachineArn"]
 
+    def _capture_events(self) -> None:
+        """Create the template's event buses, and a rule on each that copies every event to a
+        local queue, so tests and tools can read what the state machine published."""
+        events = boto3.client("events", region_name=REGION)
+        sqs = boto3.client("sqs", region_name=REGION)
+        self._event_queue = sqs.create_queue(QueueName="coursegen-local-published-events")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=self._event_queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        for bus in self.template.event_buses():
+            events.create_event_bus(Name=bus)
+            events.put_rule(Name="coursegen-local-capture", EventBusName=bus, EventPattern=json.dumps({"source": [{"prefix": ""}]}))
+            events.put_targets(Rule="coursegen-local-capture", EventBusName=bus, Targets=[{"Id": "capture", "Arn": queue_arn}])
+        self._published: list[dict] = []
+
+    def published_events(self) -> list[dict]:
+        """Every event published so far, oldest first, as EventBridge delivered them."""
+        sqs = boto3.client("sqs", region_name=REGION)
+        while True:
+            messages = sqs.receive_message(QueueUrl=self._event_queue, MaxNumberOfMessages=10).get("Messages", [])
+            if not messages:
+                return list(self._published)
+            for message in messages:
+                self._published.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=self._event_queue, ReceiptHandle=message["ReceiptHandle"])
+
     # -- the Lambda side ---------------------------------------------------------------
+    def invoke(self, logical_id: str, event: dict) -> Any:
+        """Call a template function's handler in-process, as Lambda would (the local API server uses this)."""
+        function_name = self.template.physical_name(logical_id)
+        context = LambdaContext(function_name=function_name, invoked_function_arn=self.template.function_arn(logical_id, REGION))
+        return self._handler(function_name)(event, context)
+
     def _handler(self, function_name: str) -> Callable:
         with self._lock:
             if function_name not in self._handlers:

@@ -124,3 +124,6 @@ class SamTemplate:
 
     def buckets(self) -> list[str]:
         return [self.physical_name(name) for name in self.of_type("AWS::S3::Bucket")]
+
+    def event_buses(self) -> list[str]:
+        return [self.physical_name(name) for name in self.of_type("AWS::Events::EventBus")]

@@ -11,7 +11,8 @@ from functools import cached_property
 
 from coursegen.config import Settings
 from coursegen.errors import ConfigurationError
-from coursegen.ports import BookRepository, CourseRepository, Embedder, Llm, PayloadStore, StateStore
+from coursegen.ports import BookRepository, CourseRepository, Embedder, Llm, PayloadStore, StateStore, WorkflowStarter
+from coursegen.services.courses import CourseService
 from coursegen.services.outline import OutlineSettings, OutlineWorkflow
 
 
@@ -92,6 +93,18 @@ class Container:
         return DynamoStateStore(self._aws("dynamodb"), self.settings.course_state_table, self.payloads)
 
     @cached_property
+    def starter(self) -> WorkflowStarter:
+        from coursegen.adapters.aws import StepFunctionsStarter
+
+        if not self.settings.state_machine_arn:
+            raise ConfigurationError("Set STATE_MACHINE_ARN to the course-generation state machine.")
+        return StepFunctionsStarter(self._aws("stepfunctions"), self.settings.state_machine_arn)
+
+    @cached_property
+    def course_service(self) -> CourseService:
+        return CourseService(states=self.states, courses=_Lazy(lambda: self.courses), starter=self.starter)
+
+    @cached_property
     def outline_workflow(self) -> OutlineWorkflow:
         return OutlineWorkflow(
             llm=self.llm,
@@ -160,3 +173,7 @@ def override(replacement: Container | None) -> None:
 
 def outline_workflow() -> OutlineWorkflow:
     return container().outline_workflow
+
+
+def course_service() -> CourseService:
+    return container().course_service

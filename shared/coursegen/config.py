@@ -26,6 +26,7 @@ class Settings(BaseModel):
     db_name: str = "coursegen"
     course_state_table: str = "coursegen-course-state"
     payload_bucket: str = "coursegen-payloads"
+    state_machine_arn: str = ""
     search_top_k: int = Field(8, ge=1, le=50)
     search_min_similarity: float = Field(0.2, ge=-1, le=1)
     llm_max_repairs: int = Field(2, ge=0, le=5)

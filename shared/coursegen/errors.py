@@ -52,3 +52,15 @@ class ConfigurationError(CoursegenError):
 
 class StoreThrottled(CoursegenError):
     """DynamoDB or S3 asked us to slow down; retried by the state machine."""
+
+
+class CourseNotFound(CoursegenError):
+    """No course with that id for this principal (another principal's course is not found either)."""
+
+
+class IdempotencyConflict(CoursegenError):
+    """An Idempotency-Key was reused with a different request body."""
+
+
+class CourseNotReady(CoursegenError):
+    """The course exists but is still being generated (or failed); its status says which."""

@@ -81,13 +81,17 @@ class CourseRequest(BaseModel):
         return hours
 
 
+Owner = Annotated[str, StringConstraints(min_length=1, max_length=300)]
+
+
 class WorkflowInput(CourseRequest):
-    """The execution input: the request plus the id the execution is named by. Ignores what the
-    state machine adds to its own state (settings, step results)."""
+    """The execution input: the request, the id the execution is named by, and the principal
+    (tenant) it belongs to. Ignores what the state machine adds to its own state."""
 
     model_config = ConfigDict(extra="ignore")
 
     course_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,80}$")]
+    owner: Owner = "local"
 
 
 class Status(str, Enum):
@@ -167,6 +171,7 @@ class StoredCourse(BaseModel):
     """A course as PostgreSQL holds it, with the books its sections cite."""
 
     course_id: str
+    owner: str = "local"
     query: str
     hours: float
     outline: CourseOutline
@@ -230,8 +235,10 @@ class CourseState(BaseModel):
 
     model_config = ConfigDict(use_enum_values=False)
 
-    # identity (the seeds' session_id is the course id)
+    # identity (the seeds' session_id is the course id) and the principal it belongs to
     session_id: str
+    owner: str = "local"
+    request_fingerprint: str = ""
     # the request
     pending_course_query: str = ""
     pending_course_hours: float = 0.0

@@ -46,13 +46,16 @@ class CourseRepository(Protocol):
     def store_course(self, state: CourseState, outline: CourseOutline) -> None:
         """Course and sections in one transaction; storing the same course_id again replaces, never duplicates."""
 
-    def get_course(self, course_id: str) -> StoredCourse | None: ...
+    def get_course(self, course_id: str, owner: str | None = None) -> StoredCourse | None: ...
 
-    def list_courses(self, limit: int = 20, before: str | None = None) -> list[StoredCourse]: ...
+    def list_courses(self, limit: int = 20, before: str | None = None, owner: str | None = None) -> list[StoredCourse]: ...
 
 
 class StateStore(Protocol):
     def load(self, course_id: str) -> CourseState: ...
+
+    def create(self, state: CourseState) -> bool:
+        """Write a new course's first state; False (and nothing written) if the course exists."""
 
     def save(self, state: CourseState) -> None: ...
 
@@ -67,3 +70,9 @@ class PayloadStore(Protocol):
     def put_text(self, key: str, text: str) -> None: ...
 
     def get_text(self, key: str) -> str: ...
+
+
+class WorkflowStarter(Protocol):
+    def start(self, execution_name: str, execution_input: str) -> None:
+        """Start the course-generation execution. Starting the same name again with the same input
+        is not an error (Step Functions Standard treats it as the same execution)."""

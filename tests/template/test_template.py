@@ -40,17 +40,32 @@ def test_state_names_are_pascal_case():
     assert all(re.fullmatch(r"(?:[A-Z][a-z0-9]+)+", name) for name in STATES), sorted(STATES)
 
 
-def test_every_task_retries_and_catches_into_record_failure():
+def test_every_task_retries_and_catches_into_the_failure_path():
     for name, state in STATES.items():
         if state["Type"] != "Task":
             continue
         assert state.get("Retry"), f"{name} has no Retry"
         if name == "ExpandPart":  # inside the Map: the Map state catches for the whole iteration
-            assert ASL["States"]["ExpandParts"]["Catch"][0]["Next"] == "RecordFailure"
-        elif name == "RecordFailure":
-            assert state["Catch"][0]["Next"] == "Failed"
+            catch = ASL["States"]["ExpandParts"]["Catch"][0]
         else:
-            assert state["Catch"][0]["ErrorEquals"] == ["States.ALL"] and state["Catch"][0]["Next"] == "RecordFailure", name
+            catch = state["Catch"][0]
+        assert catch["ErrorEquals"] == ["States.ALL"], name
+        if name.startswith("Publish"):  # an unpublished event does not undo the course
+            assert catch["Next"] == state["Next"], name
+        elif name == "ExplainFailure":
+            assert catch["Next"] == "FailureUnexplained"
+        elif name == "RecordFailure":
+            assert catch["Next"] == "PublishFailed"
+        else:
+            assert catch["Next"] == "ExplainFailure", name
+
+
+def test_the_failure_path_records_publishes_then_fails():
+    path, name = [], "ExplainFailure"
+    while name:
+        path.append(name)
+        name = ASL["States"][name].get("Next")
+    assert path == ["ExplainFailure", "RecordFailure", "PublishFailed", "Failed"]
 
 
 def test_lambda_retries_use_backoff_with_jitter_and_name_domain_errors():

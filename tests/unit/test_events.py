@@ -6,11 +6,11 @@ from pathlib import Path
 import pytest
 
 from coursegen.models import CourseRequest, WorkflowInput
-from coursegen.services.outline import PartInput, StepInput
+from coursegen.services.outline import FailureInput, PartInput, StepInput
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 MODELS = {"post_course": CourseRequest, "start_execution": WorkflowInput, "embed_query": WorkflowInput,
-          "expand_part": PartInput}
+          "expand_part": PartInput, "explain_failure": FailureInput}
 
 
 @pytest.mark.parametrize("path", sorted(EVENTS.glob("*.json")), ids=lambda p: p.stem)

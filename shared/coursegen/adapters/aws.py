@@ -122,6 +122,26 @@ class DynamoStateStore:
         assignments = ", ".join(f"#f{i} = :v{i}" for i in range(len(data)))
         self._update(state.course_id, "SET " + assignments, values, names)
 
+    def create(self, state: CourseState) -> bool:
+        from boto3.dynamodb.types import TypeSerializer
+
+        state.ttl = int(time.time()) + STATE_TTL_SECONDS
+        data = state.model_dump(mode="json", exclude={"session_id", "progress", *OFFLOADED_FIELDS})
+        data["course_id"] = state.course_id
+        data.update(state.progress.model_dump())
+        serializer = TypeSerializer()
+        try:
+            self.dynamodb.put_item(
+                TableName=self.table,
+                Item={k: serializer.serialize(_dynamo_value(v)) for k, v in data.items()},
+                ConditionExpression="attribute_not_exists(course_id)",
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise _translate(error) from error
+        return True
+
     def set_phase(self, course_id: str, phase: str) -> None:
         self._update(course_id, "SET phase = :phase, updated_at = :now", {":phase": {"S": phase}, ":now": {"S": utc_now()}})
 
@@ -142,4 +162,18 @@ class DynamoStateStore:
                 **({"ExpressionAttributeNames": names} if names else {}),
             )
         except ClientError as error:
+            raise _translate(error) from error
+
+
+class StepFunctionsStarter:
+    def __init__(self, sfn_client, state_machine_arn: str) -> None:
+        self.sfn = sfn_client
+        self.state_machine_arn = state_machine_arn
+
+    def start(self, execution_name: str, execution_input: str) -> None:
+        try:
+            self.sfn.start_execution(stateMachineArn=self.state_machine_arn, name=execution_name, input=execution_input)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ExecutionAlreadyExists":
+                return  # a retried request: the execution named by this course id is running or done
             raise _translate(error) from error

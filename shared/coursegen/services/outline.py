@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime, timezone
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -25,6 +26,7 @@ from coursegen.domain.context import (
 )
 from coursegen.domain.parsing import ParseResult, parse_outline_total_time, parse_parts_text, parse_text_outline_to_database
 from coursegen.domain.prompts import Prompt, render_prompt
+from coursegen.domain.status import readable_cause
 from coursegen.domain.time_budget import TimeCheck, check_time, plan_guidance
 from coursegen.errors import LlmOutputInvalid, OutlineInvalid, PayloadMissing
 from coursegen.models import CourseState, OutlinePart, Phase, Progress, WorkflowInput, utc_now
@@ -40,6 +42,12 @@ class StepInput(BaseModel):
 
 class PartInput(StepInput):
     part_index: int = Field(ge=0)
+
+
+class FailureInput(StepInput):
+    error: dict = Field(default_factory=dict, description="The Catch's {Error, Cause}")
+
+MAX_ERROR_MESSAGE = 300
 
 
 @dataclass(frozen=True)
@@ -90,6 +98,7 @@ class OutlineWorkflow:
             state = self.states.load(request.course_id)
         except Exception:  # noqa: BLE001 - first step: the record may only hold RecordRequest's fields
             state = CourseState(session_id=request.course_id)
+        state.owner = request.owner
         state.pending_course_query = request.query
         state.pending_course_hours = request.hours
         state.pending_course_prefs = request.preferences
@@ -262,6 +271,30 @@ class OutlineWorkflow:
             "total_minutes": outline.total_minutes,
             "variance_percent": check.variance_percent,
             "within_tolerance": check.within_tolerance,
+            "execution_time_seconds": seconds_since(state.created_at),
+        }
+
+    # -- ExplainFailure ----------------------------------------------------------------------
+    def explain_failure(self, failure: FailureInput) -> dict:
+        """The error in one readable line (no stack trace), the phase it broke in, and how long the
+        course ran - for the status record and the course.generation.failed event. Never raises:
+        it is the failure path."""
+        error_type = str(failure.error.get("Error") or "Error")
+        message = readable_cause(str(failure.error.get("Cause") or "")).strip().splitlines()
+        phase, started = "unknown", ""
+        try:
+            state = self.states.load(failure.course_id)
+            phase, started = state.phase.value, state.created_at
+        except Exception as error:  # noqa: BLE001 - the record may be missing or unreachable; say so
+            log.warning("no state for failed course %s: %s", failure.course_id, error)
+        text = message[0] if message else "The course failed; see the execution history for the cause."
+        if len(text) > MAX_ERROR_MESSAGE:
+            text = text[: MAX_ERROR_MESSAGE - 1] + "…"
+        return {
+            "error_type": error_type,
+            "error_message": text,
+            "phase": phase,
+            "execution_time_seconds": seconds_since(started) if started else 0,
         }
 
     # -- helpers ---------------------------------------------------------------------------
@@ -284,6 +317,16 @@ class OutlineWorkflow:
         raise LlmOutputInvalid(
             f"{prompt.name}: no usable answer after {self.settings.max_repairs} repair(s); last problem: {prompt.repairs[-1]}"
         )
+
+
+def seconds_since(iso_timestamp: str) -> float:
+    try:
+        started = datetime.fromisoformat(iso_timestamp)
+    except ValueError:
+        return 0.0
+    if started.tzinfo is None:
+        started = started.replace(tzinfo=timezone.utc)
+    return round(max(0.0, (datetime.now(timezone.utc) - started).total_seconds()), 3)
 
 
 def _measure(state: CourseState, total_minutes: int) -> TimeCheck:

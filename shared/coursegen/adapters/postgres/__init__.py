@@ -146,10 +146,10 @@ class PostgresRepository:
         with self._connection() as conn, conn.transaction(), conn.cursor() as cur:
             cur.execute(
                 """
-                INSERT INTO courses (course_id, title, query, hours, preferences, language, generator,
+                INSERT INTO courses (course_id, owner, title, query, hours, preferences, language, generator,
                                      total_minutes, target_minutes, variance_percent, review_attempts, time_warning)
-                VALUES (%(course_id)s, %(title)s, %(query)s, %(hours)s, %(preferences)s, %(language)s, %(generator)s,
-                        %(total)s, %(target)s, %(variance)s, %(reviews)s, %(warning)s)
+                VALUES (%(course_id)s, %(owner)s, %(title)s, %(query)s, %(hours)s, %(preferences)s, %(language)s,
+                        %(generator)s, %(total)s, %(target)s, %(variance)s, %(reviews)s, %(warning)s)
                 ON CONFLICT (course_id) DO UPDATE SET
                     title = EXCLUDED.title, query = EXCLUDED.query, hours = EXCLUDED.hours,
                     preferences = EXCLUDED.preferences, language = EXCLUDED.language, generator = EXCLUDED.generator,
@@ -159,6 +159,7 @@ class PostgresRepository:
                 """,
                 {
                     "course_id": state.course_id,
+                    "owner": state.owner,
                     "title": outline.title,
                     "query": state.pending_course_query,
                     "hours": state.pending_course_hours,
@@ -187,9 +188,12 @@ class PostgresRepository:
                 ],
             )
 
-    def get_course(self, course_id: str) -> StoredCourse | None:
+    def get_course(self, course_id: str, owner: str | None = None) -> StoredCourse | None:
+        """The course, or None if there is none (or it belongs to another owner, when one is given)."""
         with self._connection() as conn:
-            course = conn.execute("SELECT * FROM courses WHERE course_id = %s", (course_id,)).fetchone()
+            course = conn.execute(
+                "SELECT * FROM courses WHERE course_id = %s AND (%s::text IS NULL OR owner = %s)", (course_id, owner, owner)
+            ).fetchone()
             if course is None:
                 return None
             parts = conn.execute(
@@ -205,14 +209,16 @@ class PostgresRepository:
             ).fetchall()
         return _stored_course(course, parts, sections, sources)
 
-    def list_courses(self, limit: int = 20, before: str | None = None) -> list[StoredCourse]:
+    def list_courses(self, limit: int = 20, before: str | None = None, owner: str | None = None) -> list[StoredCourse]:
+        """Newest first; `before` is the last course id of the previous page."""
         with self._connection() as conn:
             ids = conn.execute(
                 """SELECT course_id FROM courses
-                   WHERE %(before)s::text IS NULL
-                      OR (created_at, course_id) < (SELECT created_at, course_id FROM courses WHERE course_id = %(before)s)
+                   WHERE (%(owner)s::text IS NULL OR owner = %(owner)s)
+                     AND (%(before)s::text IS NULL
+                          OR (created_at, course_id) < (SELECT created_at, course_id FROM courses WHERE course_id = %(before)s))
                    ORDER BY created_at DESC, course_id DESC LIMIT %(limit)s""",
-                {"before": before, "limit": limit},
+                {"before": before, "limit": limit, "owner": owner},
             ).fetchall()
         return [course for row in ids if (course := self.get_course(row["course_id"])) is not None]
 
@@ -233,6 +239,7 @@ def _stored_course(course: dict, parts: list[dict], sections: list[dict], source
         )
     return StoredCourse(
         course_id=course["course_id"],
+        owner=course["owner"],
         query=course["query"],
         hours=course["hours"],
         outline=CourseOutline(title=course["title"], parts=outline_parts),

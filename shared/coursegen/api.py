@@ -1,0 +1,160 @@
+"""The course API (API Gateway REST, Powertools resolver with pydantic validation).
+
+POST /courses answers 202 at once and starts the workflow; clients poll
+GET /courses/{course_id}/status, then read GET /courses/{course_id}. Every read is scoped to
+the calling principal: another principal's course is a 404, like an unknown one.
+"""
+
+from __future__ import annotations
+
+import json
+from http import HTTPStatus
+from typing import Annotated, Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, Field
+
+from coursegen.bootstrap import course_service
+from coursegen.errors import CourseNotFound, CourseNotReady, IdempotencyConflict
+from coursegen.models import CourseRequest
+
+logger = Logger(service="coursegen")
+tracer = Tracer(service="coursegen")
+app = APIGatewayRestResolver(enable_validation=True)
+
+CourseId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,80}$", description="The course id POST /courses returned")]
+
+
+class Accepted(BaseModel):
+    course_id: str
+    status: str = Field(description="Always 'processing' at first")
+    status_url: str = Field(description="Poll this until status is complete or error")
+
+
+class Problem(BaseModel):
+    message: str
+    errors: list[dict[str, Any]] = Field(default_factory=list)
+
+
+def owner() -> str:
+    """The calling principal: the Cognito user (sub) or the IAM caller (ARN). Never an email."""
+    context = app.current_event.request_context
+    claims = (context.authorizer.raw_event or {}).get("claims") or {} if context.authorizer else {}
+    if claims.get("sub"):
+        return f"cognito:{claims['sub']}"
+    if context.identity.user_arn:
+        return f"iam:{context.identity.user_arn}"
+    return "anonymous"
+
+
+def _problem(status: HTTPStatus, message: str, errors: list[dict] | None = None) -> Response:
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body={"message": message, "errors": errors or []},
+    )
+
+
+@app.exception_handler(RequestValidationError)
+def _bad_request(error: RequestValidationError) -> Response:
+    errors = [
+        {"field": ".".join(str(p) for p in e["loc"] if p != "body") or "body", "reason": e["msg"].removeprefix("Value error, ")}
+        for e in error.errors()
+    ]
+    summary = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
+    return _problem(HTTPStatus.BAD_REQUEST, f"Invalid request: {summary}", errors)
+
+
+@app.exception_handler(CourseNotFound)
+def _not_found(error: CourseNotFound) -> Response:
+    return _problem(HTTPStatus.NOT_FOUND, str(error))
+
+
+@app.exception_handler(NotFoundError)
+def _no_route(error: NotFoundError) -> Response:
+    return _problem(HTTPStatus.NOT_FOUND, "No such resource: see the API's OpenAPI document (openapi.json).")
+
+
+@app.exception_handler(CourseNotReady)
+def _not_ready(error: CourseNotReady) -> Response:
+    return _problem(HTTPStatus.CONFLICT, str(error))
+
+
+@app.exception_handler(IdempotencyConflict)
+def _conflict(error: IdempotencyConflict) -> Response:
+    return _problem(HTTPStatus.CONFLICT, str(error))
+
+
+@app.post(
+    "/courses",
+    summary="Request a course",
+    description="Validates the request, starts generation and answers at once. An Idempotency-Key makes a retried "
+    "request return the same course and start nothing new.",
+    responses={202: {"description": "Accepted", "content": {"application/json": {"model": Accepted}}},
+               400: {"description": "Invalid request", "content": {"application/json": {"model": Problem}}},
+               409: {"description": "Idempotency-Key reused with another request", "content": {"application/json": {"model": Problem}}}},
+)
+def request_course(
+    request: CourseRequest,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
+) -> Response[Accepted]:
+    accepted = course_service().request_course(request, owner(), idempotency_key)
+    body = accepted.body(f"/courses/{accepted.course_id}/status")
+    return Response(status_code=HTTPStatus.ACCEPTED, content_type=content_types.APPLICATION_JSON, body=body,
+                    headers={"Location": body["status_url"]})
+
+
+@app.get("/courses/<course_id>/status", summary="Poll a course's status, phase and progress",
+         responses={200: {"description": "status (processing|complete|error), phase, progress with a percent that "
+                               "only moves forward, and the error when there is one"},
+                    404: {"description": "No such course", "content": {"application/json": {"model": Problem}}}})
+def course_status(course_id: CourseId) -> dict:
+    return course_service().status(course_id, owner())
+
+
+@app.get("/courses/<course_id>", summary="Read a stored course: parts, sections, minutes and sources",
+         responses={200: {"description": "The course: title, parts, sections with minutes and cited book ids, sources"},
+                    404: {"description": "No such course", "content": {"application/json": {"model": Problem}}},
+                    409: {"description": "Not generated yet", "content": {"application/json": {"model": Problem}}}})
+def get_course(course_id: CourseId) -> dict:
+    return course_service().course(course_id, owner())
+
+
+@app.get("/courses", summary="List your courses, newest first")
+def list_courses(
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    after: Annotated[str | None, Query(description="The 'next' value of the previous page", max_length=80)] = None,
+) -> dict:
+    return course_service().list(owner(), limit=limit, before=after)
+
+
+def openapi_document() -> str:
+    """The OpenAPI document the resolver describes (committed as openapi.json; a test keeps them equal).
+    Invalid input is answered 400 with the field and the reason (see _bad_request), not Powertools'
+    default 422, so the document says so."""
+    document = json.loads(
+        app.get_openapi_json_schema(
+            title="coursegen API",
+            version="1.0.0",
+            description="Grounded course outlines: request a course, poll its status, read it.",
+        )
+    )
+    problem = {"description": "Invalid request", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            if operation["responses"].pop("422", None) is not None:
+                operation["responses"].setdefault("400", problem)
+    document["components"]["schemas"].pop("HTTPValidationError", None)
+    document["components"]["schemas"].pop("ValidationError", None)
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

@@ -1,0 +1,96 @@
+"""The course API's use cases: request a course, poll its status, read it, list them.
+
+Requests answer at once: the course id is created, the first state written and the execution
+(named by the course id) started; generation happens in the workflow while clients poll.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+
+from coursegen.domain.status import course_status
+from coursegen.errors import CourseNotFound, CourseNotReady, IdempotencyConflict, StateMissing
+from coursegen.models import CourseRequest, CourseState, Phase, WorkflowInput
+from coursegen.ports import CourseRepository, StateStore, WorkflowStarter
+
+# Course ids for Idempotency-Key requests are uuid5(this namespace, owner + key): a retried POST
+# maps to the same course id, and so to the same execution name, which Step Functions itself
+# refuses to start twice. No separate idempotency table is needed.
+_IDEMPOTENCY_NAMESPACE = uuid.UUID("5b0f7a53-8f3e-4d55-9d0e-6f5d2a8c1e42")
+
+
+@dataclass(frozen=True)
+class Accepted:
+    course_id: str
+    created: bool  # False when an Idempotency-Key replayed an earlier request
+
+    def body(self, status_url: str) -> dict:
+        return {"course_id": self.course_id, "status": "processing", "status_url": status_url}
+
+
+def fingerprint(request: CourseRequest) -> str:
+    return hashlib.sha256(request.model_dump_json().encode()).hexdigest()
+
+
+class CourseService:
+    def __init__(self, *, states: StateStore, courses: CourseRepository, starter: WorkflowStarter) -> None:
+        self.states = states
+        self.courses = courses
+        self.starter = starter
+
+    def request_course(self, request: CourseRequest, owner: str, idempotency_key: str | None = None) -> Accepted:
+        if idempotency_key:
+            course_id = str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{owner}\n{idempotency_key}"))
+        else:
+            course_id = str(uuid.uuid4())
+        state = CourseState(
+            session_id=course_id,
+            owner=owner,
+            request_fingerprint=fingerprint(request),
+            pending_course_query=request.query,
+            pending_course_hours=request.hours,
+            pending_course_prefs=request.preferences,
+            language=request.language,
+            phase=Phase.queued,
+        )
+        created = self.states.create(state)
+        if not created:
+            existing = self.states.load(course_id)
+            if existing.owner != owner or existing.request_fingerprint != state.request_fingerprint:
+                raise IdempotencyConflict(
+                    "This Idempotency-Key was already used with a different request: use a new key for a new course."
+                )
+        # Started even on a replay: if the first attempt wrote the state but died before starting,
+        # the retry starts it now; if it did start, the same name and input is not started again.
+        execution_input = WorkflowInput(course_id=course_id, owner=owner, **request.model_dump())
+        self.starter.start(course_id, execution_input.model_dump_json())
+        return Accepted(course_id=course_id, created=created)
+
+    def status(self, course_id: str, owner: str) -> dict:
+        return course_status(self._own_state(course_id, owner))
+
+    def course(self, course_id: str, owner: str) -> dict:
+        stored = self.courses.get_course(course_id, owner=owner)
+        if stored is None:
+            state = self._own_state(course_id, owner)  # 404 for unknown ids and for others' courses
+            raise CourseNotReady(
+                f"Course {course_id} is not ready: status {state.status.value}, phase {state.phase.value}. "
+                f"Poll /courses/{course_id}/status."
+            )
+        return stored.document()
+
+    def list(self, owner: str, limit: int = 20, before: str | None = None) -> dict:
+        page = self.courses.list_courses(limit=limit + 1, before=before, owner=owner)
+        items = [course.document() | {"parts": len(course.outline.parts)} for course in page[:limit]]
+        return {"courses": items, "next": page[limit - 1].course_id if len(page) > limit else None}
+
+    def _own_state(self, course_id: str, owner: str) -> CourseState:
+        try:
+            state = self.states.load(course_id)
+        except StateMissing:
+            raise CourseNotFound(f"No course {course_id}.") from None
+        if state.owner != owner:
+            raise CourseNotFound(f"No course {course_id}.")
+        return state
