@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install demo test unit lint build clean
+.PHONY: install demo test unit lint build serve openapi clean
 
 $(STAMP): pyproject.toml shared/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,13 @@ test: install
 
 unit: install
 	$(BIN)/pytest tests/unit
+
+serve: install
+	$(BIN)/coursegen serve --port 8080
+
+# The committed OpenAPI document, regenerated from the API's resolver (a test keeps them equal).
+openapi: install
+	$(BIN)/python -c "from coursegen.api import openapi_document; open('openapi.json', 'w').write(openapi_document())"
 
 lint: install
 	$(BIN)/sam validate --lint --region us-east-1

@@ -50,6 +50,14 @@ def api_gateway_event(method: str, target: str, headers: dict[str, str], body: s
     }
 
 
+def response_headers(response: dict) -> dict[str, str]:
+    """A proxy response's headers, single- and multi-value, as one dict."""
+    headers = dict(response.get("headers") or {})
+    for key, values in (response.get("multiValueHeaders") or {}).items():
+        headers[key] = ", ".join(values)
+    return headers
+
+
 def make_server(runner: LocalRunner, host: str = "127.0.0.1", port: int = 8080) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -66,10 +74,7 @@ def make_server(runner: LocalRunner, host: str = "127.0.0.1", port: int = 8080) 
             except Exception as error:  # noqa: BLE001 - a 500 with one line, never a traceback
                 self._reply(500, {}, json.dumps({"message": f"Internal error: {type(error).__name__}"}))
                 return
-            headers = dict(response.get("headers") or {})
-            for key, values in (response.get("multiValueHeaders") or {}).items():
-                headers[key] = ", ".join(values)
-            self._reply(response["statusCode"], headers, response.get("body") or "")
+            self._reply(response["statusCode"], response_headers(response), response.get("body") or "")
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 

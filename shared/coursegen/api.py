@@ -8,6 +8,7 @@ the calling principal: another principal's course is a 404, like an unknown one.
 from __future__ import annotations
 
 import json
+import uuid
 from http import HTTPStatus
 from typing import Annotated, Any
 
@@ -41,15 +42,22 @@ class Problem(BaseModel):
     errors: list[dict[str, Any]] = Field(default_factory=list)
 
 
+_TENANT_NAMESPACE = uuid.UUID("0c6a3f4e-2b7d-5e19-8f41-7d2c9a6b5e30")
+
+
 def owner() -> str:
-    """The calling principal: the Cognito user (sub) or the IAM caller (ARN). Never an email."""
+    """The calling principal as an opaque tenant id: uuid5 of the Cognito user (sub) or the IAM
+    caller (ARN). Stable per principal, so ownership holds; opaque, so no user name or email
+    reaches the state, the database or the events."""
     context = app.current_event.request_context
-    claims = (context.authorizer.raw_event or {}).get("claims") or {} if context.authorizer else {}
+    claims = ((context.authorizer.raw_event or {}).get("claims") or {}) if context.authorizer else {}
     if claims.get("sub"):
-        return f"cognito:{claims['sub']}"
-    if context.identity.user_arn:
-        return f"iam:{context.identity.user_arn}"
-    return "anonymous"
+        principal = f"cognito:{claims['sub']}"
+    elif context.identity.user_arn:
+        principal = f"iam:{context.identity.user_arn}"
+    else:
+        principal = "anonymous"
+    return str(uuid.uuid5(_TENANT_NAMESPACE, principal))
 
 
 def _problem(status: HTTPStatus, message: str, errors: list[dict] | None = None) -> Response:

@@ -13,6 +13,7 @@ from coursegen.config import Settings
 from coursegen.errors import ConfigurationError
 from coursegen.ports import BookRepository, CourseRepository, Embedder, Llm, PayloadStore, StateStore, WorkflowStarter
 from coursegen.services.courses import CourseService
+from coursegen.services.library import LibraryIngestion
 from coursegen.services.outline import OutlineSettings, OutlineWorkflow
 
 
@@ -105,6 +106,10 @@ class Container:
         return CourseService(states=self.states, courses=_Lazy(lambda: self.courses), starter=self.starter)
 
     @cached_property
+    def library_ingestion(self) -> LibraryIngestion:
+        return LibraryIngestion(payloads=self.payloads, embedder=self.embedder, books=_Lazy(lambda: self.books))
+
+    @cached_property
     def outline_workflow(self) -> OutlineWorkflow:
         return OutlineWorkflow(
             llm=self.llm,
@@ -177,3 +182,7 @@ def outline_workflow() -> OutlineWorkflow:
 
 def course_service() -> CourseService:
     return container().course_service
+
+
+def library_ingestion() -> LibraryIngestion:
+    return container().library_ingestion

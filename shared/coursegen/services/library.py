@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 
 from coursegen.models import BookSummary
-from coursegen.ports import BookRepository, Embedder
+from coursegen.ports import BookRepository, Embedder, PayloadStore
 
 BATCH = 64
 
@@ -73,3 +73,27 @@ def import_library(
         if on_progress:
             on_progress(report.imported, len(valid))
     return report
+
+
+def report_key(upload_key: str) -> str:
+    """The report sits next to the upload: books/x.jsonl -> books/x.jsonl.report.json."""
+    return f"{upload_key}.report.json"
+
+
+class LibraryIngestion:
+    """A JSONL file uploaded under books/ in the payload bucket becomes books in the library."""
+
+    PREFIX = "books/"
+
+    def __init__(self, *, payloads: PayloadStore, embedder: Embedder, books: BookRepository) -> None:
+        self.payloads = payloads
+        self.embedder = embedder
+        self.books = books
+
+    def ingest(self, key: str) -> dict:
+        if not (key.startswith(self.PREFIX) and key.endswith(".jsonl")):
+            return {"key": key, "skipped": "not a books/*.jsonl upload"}
+        report = import_library(self.payloads.get_text(key).splitlines(), self.embedder, self.books)
+        document = {"source": key, "embedding_model": self.embedder.model_id, **report.to_dict()}
+        self.payloads.put_text(report_key(key), json.dumps(document, indent=2))
+        return {"key": key, "report": report_key(key), "imported": report.imported, "rejected": len(report.rejected)}

@@ -1,0 +1,151 @@
+"""The course API: answers at once, clients poll, ownership holds, bad input gets a clear 400."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from coursegen.api import openapi_document
+from tests.api.conftest import Client
+from tests.conftest import course_rows
+
+ROOT = Path(__file__).resolve().parents[2]
+DCF = {"query": "Learn DCF valuation", "hours": 2, "preferences": {"depth": "balanced", "pace": "moderate"}, "language": "en"}
+
+
+def test_post_answers_202_at_once_and_the_course_arrives_by_polling(client, clean_courses):
+    started = time.monotonic()
+    status, body, headers = client.request("POST", "/courses", DCF)
+    answered_in = time.monotonic() - started
+    assert status == 202, body
+    assert body["status"] == "processing" and body["status_url"] == f"/courses/{body['course_id']}/status"
+    assert headers["Location"] == body["status_url"]
+    assert answered_in < 5  # generous: the latency itself is measured in the benchmarks, not here
+
+    seen = client.wait_until_done(body["course_id"])
+    assert seen[-1]["status"] == "complete", seen[-1]
+    percents = [s["progress"]["percent"] for s in seen]
+    assert percents == sorted(percents) and percents[-1] == 100
+
+    status, course, _ = client.request("GET", f"/courses/{body['course_id']}")
+    assert status == 200
+    assert course["course_id"] == body["course_id"] and course["parts"] and course["sources"]
+    assert all(section["minutes"] > 0 for part in course["parts"] for section in part["sections"])
+    assert course_rows(clean_courses) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "reason"),
+    [
+        ({**DCF, "hours": -1}, "hours", "greater than 0"),
+        ({**DCF, "hours": 5000}, "hours", "between 0.25 and 100"),
+        ({**DCF, "query": ""}, "query", "at least 3"),
+        ({**DCF, "query": "x" * 100_000}, "query", "at most 500"),
+        ({**DCF, "preferences": {"pace": "ludicrous"}}, "preferences.pace", "relaxed"),
+        ({"hours": 2}, "query", "required"),
+    ],
+)
+def test_bad_bodies_get_a_400_naming_the_field_and_the_reason(client, body, field, reason):
+    status, problem, _ = client.request("POST", "/courses", body)
+    assert status == 400
+    assert any(e["field"] == field and reason in e["reason"] for e in problem["errors"]), problem
+    assert field in problem["message"]
+
+
+def test_a_body_that_is_not_json_is_a_400_too(client):
+    status, problem, _ = client.request("POST", "/courses", "{not json")
+    assert status == 400 and problem["message"].startswith("Invalid request")
+
+
+def test_a_retried_post_with_the_same_idempotency_key_starts_nothing_new(client, runner, clean_courses):
+    key = {"Idempotency-Key": "order-42"}
+    first = client.request("POST", "/courses", DCF, key)
+    second = client.request("POST", "/courses", DCF, key)
+    assert first[0] == second[0] == 202 and first[1] == second[1]
+    client.wait_until_done(first[1]["course_id"])
+    executions = runner.sfn.list_executions(stateMachineArn=runner.state_machine_arn)["executions"]
+    assert [e["name"] for e in executions] == [first[1]["course_id"]]
+    assert course_rows(clean_courses) == 1
+
+
+def test_an_idempotency_key_reused_for_another_request_is_a_409(client):
+    key = {"Idempotency-Key": "order-43"}
+    assert client.request("POST", "/courses", DCF, key)[0] == 202
+    status, problem, _ = client.request("POST", "/courses", {**DCF, "hours": 3}, key)
+    assert status == 409 and "different request" in problem["message"]
+
+
+def test_another_principal_gets_404_for_my_course(client, runner):
+    _, body, _ = client.request("POST", "/courses", DCF)
+    client.wait_until_done(body["course_id"])
+    mallory = Client(runner, tenant="mallory")
+    for path in (f"/courses/{body['course_id']}", f"/courses/{body['course_id']}/status"):
+        status, problem, _ = mallory.request("GET", path)
+        assert status == 404 and "No course" in problem["message"]
+    assert mallory.request("GET", "/courses")[1]["courses"] == []
+
+
+def test_unknown_ids_and_routes_are_404_with_a_message(client):
+    assert client.request("GET", "/courses/nope/status")[0] == 404
+    status, problem, _ = client.request("GET", "/courses/nope")
+    assert status == 404 and problem["message"]
+    assert client.request("GET", "/nowhere")[0] == 404
+
+
+def test_a_course_still_generating_is_a_409_that_says_to_poll(client, runner):
+    _, body, _ = client.request("POST", "/courses", DCF)
+    status, problem, _ = client.request("GET", f"/courses/{body['course_id']}")
+    if status == 409:  # the offline run may already be done on a fast machine
+        assert "Poll /courses/" in problem["message"]
+    client.wait_until_done(body["course_id"])
+
+
+def test_courses_are_listed_newest_first_and_paginated(client):
+    ids = []
+    for _ in range(3):
+        _, body, _ = client.request("POST", "/courses", DCF)
+        client.wait_until_done(body["course_id"])
+        ids.append(body["course_id"])
+        time.sleep(0.01)
+    status, page, _ = client.request("GET", "/courses?limit=2")
+    assert status == 200 and [c["course_id"] for c in page["courses"]] == ids[::-1][:2]
+    _, rest, _ = client.request("GET", f"/courses?limit=2&after={page['next']}")
+    assert [c["course_id"] for c in rest["courses"]] == [ids[0]] and rest["next"] is None
+    assert client.request("GET", "/courses?limit=0")[0] == 400
+
+
+def test_a_failed_course_reports_error_with_its_phase_and_cause(client):
+    _, body, _ = client.request("POST", "/courses", {**DCF, "query": "quantum knitting for cats"})
+    final = client.wait_until_done(body["course_id"])[-1]
+    assert final["status"] == "error"
+    assert final["error"]["type"] == "NoBooksFound" and final["error"]["phase"] == "searching_books"
+    assert "coursegen books import" in final["error"]["message"]
+
+
+SCHEMAS = {p.stem: json.loads(p.read_text()) for p in (ROOT / "events" / "schemas").glob("*.json")}
+
+
+def test_published_events_validate_against_their_schemas_and_stay_small(client, runner):
+    _, ok, _ = client.request("POST", "/courses", DCF)
+    client.wait_until_done(ok["course_id"])
+    _, failed, _ = client.request("POST", "/courses", {**DCF, "query": "quantum knitting for cats"})
+    client.wait_until_done(failed["course_id"])
+    events = runner.published_events()
+    kinds = [e["detail-type"] for e in events]
+    assert kinds.count("course.generation.requested") == 2
+    assert {"course.outline.created", "course.generation.completed", "course.generation.failed"} <= set(kinds)
+    for event in events:
+        assert event["source"] == "coursegen.courses"
+        jsonschema.validate(event["detail"], SCHEMAS[event["detail-type"]])
+        text = json.dumps(event["detail"])
+        assert len(text.encode()) < 1024
+        assert "DCF" not in text and "alice" not in text  # ids, not content; no principal names
+
+
+def test_the_committed_openapi_document_matches_the_resolver():
+    committed = (ROOT / "openapi.json").read_text()
+    assert committed == openapi_document(), "regenerate it: make openapi"

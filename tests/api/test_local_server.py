@@ -1,0 +1,36 @@
+"""coursegen serve: the README's curl session works against the local HTTP server."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+
+
+def call(url: str, method: str = "GET", body: dict | None = None, headers: dict | None = None):
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_post_poll_get_over_http(http_server):
+    status, accepted = call(f"{http_server}/courses", "POST", {"query": "Learn DCF valuation", "hours": 2})
+    assert status == 202
+    for _ in range(600):
+        status, progress = call(f"{http_server}{accepted['status_url']}")
+        if progress["status"] != "processing":
+            break
+        time.sleep(0.05)
+    assert progress["status"] == "complete", progress
+    status, course = call(f"{http_server}/courses/{accepted['course_id']}")
+    assert status == 200 and course["total_minutes"] > 0
+
+
+def test_a_bad_body_over_http_is_a_400_naming_the_field(http_server):
+    status, problem = call(f"{http_server}/courses", "POST", {"query": "Learn DCF valuation", "hours": 0})
+    assert status == 400 and problem["errors"][0]["field"] == "hours"
