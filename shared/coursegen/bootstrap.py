@@ -26,10 +26,15 @@ class Container:
         for name, value in given.items():  # explicit adapters win over configured ones
             self.__dict__[name] = value
 
-    def _aws(self, service: str):
+    def _aws(self, service: str, **config):
         import boto3
+        from botocore.config import Config
 
-        return boto3.client(service, region_name=self.settings.aws_region)
+        return boto3.client(service, region_name=self.settings.aws_region, config=Config(**config) if config else None)
+
+    def _bedrock(self):
+        # A long review can take minutes: read patiently, retry little (the state machine retries too).
+        return self._aws("bedrock-runtime", read_timeout=200, retries={"mode": "standard", "max_attempts": 2})
 
     @cached_property
     def llm(self) -> Llm:
@@ -37,7 +42,7 @@ class Container:
         if s.llm_provider == "bedrock":
             from coursegen.adapters.bedrock import BedrockLlm
 
-            return BedrockLlm(self._aws("bedrock-runtime"), s.llm_model_id)
+            return BedrockLlm(self._bedrock(), s.llm_model_id)
         if s.llm_provider == "openai":
             from coursegen.adapters.openai_compatible import OpenAICompatibleClient, OpenAICompatibleLlm
 
@@ -52,7 +57,7 @@ class Container:
         if s.embeddings_provider == "bedrock":
             from coursegen.adapters.bedrock import TitanEmbedder
 
-            return TitanEmbedder(self._aws("bedrock-runtime"), s.embedding_model_id, s.embedding_dim)
+            return TitanEmbedder(self._bedrock(), s.embedding_model_id, s.embedding_dim)
         if s.embeddings_provider == "openai":
             from coursegen.adapters.openai_compatible import OpenAICompatibleClient, OpenAICompatibleEmbedder
 

@@ -12,7 +12,7 @@ from coursegen.errors import ConfigurationError
 
 class Settings(BaseModel):
     llm_provider: str = Field("offline", pattern="^(offline|bedrock|openai)$")
-    llm_model_id: str = "anthropic.claude-3-5-haiku-20241022-v1:0"
+    llm_model_id: str = "us.anthropic.claude-3-5-haiku-20241022-v1:0"
     embeddings_provider: str = Field("wordllama", pattern="^(wordllama|bedrock|openai)$")
     embedding_model_id: str = "amazon.titan-embed-text-v2:0"
     embedding_dim: int = Field(256, ge=8, le=4096)

@@ -15,6 +15,7 @@ class LlmReply:
     text: str
     input_tokens: int = 0
     output_tokens: int = 0
+    truncated: bool = False  # the model stopped at max_tokens: the answer is incomplete
 
 
 class Llm(Protocol):

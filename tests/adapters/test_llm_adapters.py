@@ -13,7 +13,7 @@ from botocore.stub import Stubber
 from coursegen.adapters.bedrock import BedrockLlm, TitanEmbedder
 from coursegen.adapters.openai_compatible import OpenAICompatibleClient, OpenAICompatibleEmbedder, OpenAICompatibleLlm
 from coursegen.domain.prompts import Prompt
-from coursegen.errors import LlmOutputInvalid, LlmThrottled, LlmUnavailable
+from coursegen.errors import ConfigurationError, LlmOutputInvalid, LlmThrottled, LlmUnavailable
 
 PROMPT = Prompt(name="courses.generate_parts", text="Plan a course", variables={}, max_tokens=100)
 
@@ -40,7 +40,19 @@ def test_bedrock_converse_request_and_answer(bedrock):
     assert (reply.text, reply.input_tokens, reply.output_tokens) == ("Part 1: A (30 minutes)", 12, 7)
 
 
-@pytest.mark.parametrize(("code", "error"), [("ThrottlingException", LlmThrottled), ("ServiceUnavailableException", LlmUnavailable)])
+def test_bedrock_flags_an_answer_cut_off_at_max_tokens(bedrock):
+    client, stub = bedrock
+    stub.add_response(
+        "converse",
+        {"output": {"message": {"role": "assistant", "content": [{"text": "Part 1: A (30 min"}]}},
+         "stopReason": "max_tokens", "usage": {"inputTokens": 1, "outputTokens": 100, "totalTokens": 101},
+         "metrics": {"latencyMs": 5}},
+    )
+    assert BedrockLlm(client, "m").complete(PROMPT).truncated
+
+
+@pytest.mark.parametrize(("code", "error"), [("ThrottlingException", LlmThrottled), ("ServiceUnavailableException", LlmUnavailable),
+                                             ("ValidationException", ConfigurationError), ("AccessDeniedException", ConfigurationError)])
 def test_bedrock_errors_become_domain_errors(bedrock, code, error):
     client, stub = bedrock
     stub.add_client_error("converse", service_error_code=code, http_status_code=429)
@@ -88,6 +100,12 @@ def server():
     _Server.answers, _Server.seen = [], []
     yield _Server, f"http://127.0.0.1:{httpd.server_port}/v1"
     httpd.shutdown()
+
+
+def test_openai_flags_an_answer_cut_off_at_the_length_limit(server):
+    handler, url = server
+    handler.answers.append((200, {"choices": [{"message": {"content": "Part 1"}, "finish_reason": "length"}]}))
+    assert OpenAICompatibleLlm(OpenAICompatibleClient(url), "m").complete(PROMPT).truncated
 
 
 def test_openai_chat_completion(server):

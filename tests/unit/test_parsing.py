@@ -163,3 +163,66 @@ def test_any_well_formed_plan_parses_back_exactly(parts):
     result = parse_parts_text(text)
     assert result.ok, result.error
     assert [p.minutes for p in result.value.parts] == [minutes for _, minutes in parts]
+
+
+# --- what real models write (each case once parsed wrongly) --------------------------------------
+
+@pytest.mark.parametrize(
+    ("text", "minutes"),
+    [("1h30m", 90), ("1,000 minutes", 1000), ("240 minutes (4 hours)", 240), ("45 min (3/4 hour)", 45)],
+)
+def test_one_duration_is_read_not_the_sum_of_its_restatements(text, minutes):
+    assert parse_duration(text) == minutes
+
+
+def sections(text: str, refs=None):
+    result = parse_text_outline_to_database(text, refs or {})
+    assert result.ok, result.error
+    return [[(s.title, s.minutes) for s in p.sections] for p in result.value.parts]
+
+
+def test_timed_activities_under_a_section_are_not_sections():
+    text = ("## Part 1: Valuation (40 minutes)\n### Section 1.1: DCF basics (20 minutes)\n- Lecture: what a DCF is (10 min)\n"
+            "- Worked example (10 min)\n#### 1.1.1 Detail (5 minutes)\n### Section 1.2: Multiples (20 minutes)\n"
+            "- **Part total:** 40 minutes\n### Total time for Part 1: 40 minutes\n- Part 1 recap and quiz (20 minutes)\n")
+    assert sections(text) == [[("DCF basics", 20), ("Multiples", 20)]]
+
+
+def test_the_time_is_the_first_in_the_last_parentheses():
+    text = "## Part 1: V (40 minutes)\n### Section 1.1: Case study (25 minutes, incl. 5 min discussion)\n### Section 1.2: Intro (1h30m)\n"
+    assert sections(text) == [[("Case study", 25), ("Intro", 90)]]
+
+
+def test_bold_labels_comma_citations_and_citations_before_the_time():
+    text = ("## Part 1: V (40 minutes)\n### Section 1.1: DCF basics [fin-001] (20 minutes)\n**Objectives:** Explain DCF; Build one\n"
+            "**Sources:** [fin-001, fin-003]\n")
+    outline = parse_text_outline_to_database(text, {"FIN-001": "fin-001", "FIN-003": "fin-003"}).value
+    section = outline.parts[0].sections[0]
+    assert (section.title, section.objectives, section.book_ids) == ("DCF basics", ["Explain DCF", "Build one"], ["fin-001", "fin-003"])
+
+
+def test_a_section_header_without_a_time_asks_for_a_repair():
+    text = "## Part 1: V (40 minutes)\n### Section 1.1: A (20 minutes)\n### Section 1.2: Multiples\nSources: [fin-001]\n"
+    result = parse_text_outline_to_database(text, {"FIN-001": "fin-001"})
+    assert not result.ok and "['Multiples'] have no duration" in result.error
+
+
+def test_plain_numbered_items_are_sections():
+    assert sections("## Part 1: V (40 minutes)\n1. DCF basics (20 minutes)\n2. Multiples (20 minutes)\n") == [
+        [("DCF basics", 20), ("Multiples", 20)]]
+
+
+@pytest.mark.parametrize(
+    ("text", "parts"),
+    [
+        ("Part 1: Foundations (30 minutes)\nPart 1 sets up the vocabulary; Part 2 builds on it.\nPart 2: Methods (30 minutes)",
+         [("Foundations", 30), ("Methods", 30)]),
+        ("Part 2 of 4: Valuation (30 minutes)\nPart 1 of 4: Basics (20 minutes)", [("Basics", 20), ("Valuation", 30)]),
+        ("**Part 1 (30 minutes): Foundations**\n**Part 2 (45 minutes): Methods**", [("Foundations", 30), ("Methods", 45)]),
+        ("Part 1: A (30 minutes)\nPart 2: B (30 minutes)\n### Part 2: B\ndetails", [("A", 30), ("B", 30)]),
+    ],
+)
+def test_part_headers_versus_prose_that_mentions_parts(text, parts):
+    result = parse_parts_text(text)
+    assert result.ok, result.error
+    assert [(p.title, p.minutes) for p in result.value.parts] == parts

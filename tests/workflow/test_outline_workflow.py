@@ -142,3 +142,38 @@ def test_a_forty_part_course_keeps_every_payload_small(run_workflow):
     assert result.execution_status == "SUCCEEDED", result.status
     assert len(result.course.outline.parts) == 40 and runner.invocations["ExpandPart"] == 40
     assert result.largest_payload_bytes < 8192
+
+
+def test_a_review_that_drops_parts_never_replaces_the_outline(run_workflow):
+    def cut_in_half(text: str) -> str:  # a review answer that stops halfway, as a cut-off model does
+        lines = text.splitlines()
+        return "\n".join(lines[: len(lines) // 2])
+
+    llm = ScriptedLlm(fallback=lambda p: inflate(1.5) if p.name == "courses.expand_part"
+                      else cut_in_half if p.name == "courses.review_outline" else None)
+    result, runner = run_workflow(llm=llm)
+    assert result.execution_status == "SUCCEEDED"
+    parts_planned = len(llm.calls["courses.expand_part"])
+    assert len(result.course.outline.parts) == parts_planned  # every part kept
+    assert "gave no usable outline" in result.course.time_warning or "Kept after" in result.course.time_warning
+    assert any("return every part" in p.text for p in llm.calls["courses.review_outline"])
+
+
+def test_a_truncated_answer_is_asked_again_with_a_bigger_budget(run_workflow):
+    from coursegen.ports import LlmReply
+
+    class CutOffOnce(ScriptedLlm):
+        cut = False
+
+        def complete(self, prompt):
+            if prompt.name == "courses.generate_parts" and not self.cut:
+                self.cut = True
+                self.calls[prompt.name].append(prompt)
+                return LlmReply("Part 1: Foundations (30 minu", 10, 1500, truncated=True)
+            return super().complete(prompt)
+
+    llm = CutOffOnce()
+    result, _ = run_workflow(llm=llm)
+    assert result.execution_status == "SUCCEEDED"
+    first, second = llm.calls["courses.generate_parts"][:2]
+    assert second.max_tokens == 2 * first.max_tokens and "cut off" in second.text

@@ -8,11 +8,12 @@ from collections.abc import Sequence
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 
 from coursegen.domain.prompts import Prompt
-from coursegen.errors import LlmOutputInvalid, LlmThrottled, LlmUnavailable
+from coursegen.errors import ConfigurationError, LlmOutputInvalid, LlmThrottled, LlmUnavailable
 from coursegen.ports import LlmReply
 
 _THROTTLED = {"ThrottlingException", "TooManyRequestsException", "ServiceQuotaExceededException"}
 _UNAVAILABLE = {"ServiceUnavailableException", "InternalServerException", "ModelNotReadyException", "ModelTimeoutException"}
+_MISCONFIGURED = {"ValidationException", "AccessDeniedException", "ResourceNotFoundException"}
 
 
 def _translate(error: Exception, model_id: str) -> Exception:
@@ -24,6 +25,12 @@ def _translate(error: Exception, model_id: str) -> Exception:
             return LlmThrottled(f"Bedrock {model_id} throttled: {code}")
         if code in _UNAVAILABLE:
             return LlmUnavailable(f"Bedrock {model_id} unavailable: {code}")
+        if code in _MISCONFIGURED:
+            message = error.response.get("Error", {}).get("Message", "")
+            return ConfigurationError(
+                f"Bedrock refused {model_id} ({code}: {message}). Check LLM_MODEL_ID / EMBEDDING_MODEL_ID, model access in "
+                "the Bedrock console, and that in-region-only models are called through an inference profile (us.…)."
+            )
     return error
 
 
@@ -48,7 +55,9 @@ class BedrockLlm:
         if not text:
             raise LlmOutputInvalid(f"Bedrock {self.model_id} returned no text (stopReason={response.get('stopReason')}).")
         usage = response.get("usage", {})
-        return LlmReply(text, usage.get("inputTokens", 0), usage.get("outputTokens", 0))
+        return LlmReply(
+            text, usage.get("inputTokens", 0), usage.get("outputTokens", 0), truncated=response.get("stopReason") == "max_tokens"
+        )
 
 
 class TitanEmbedder:

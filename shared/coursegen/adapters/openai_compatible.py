@@ -51,11 +51,14 @@ class OpenAICompatibleLlm:
             },
         )
         try:
-            text = body["choices"][0]["message"]["content"] or ""
+            choice = body["choices"][0]
+            text = choice["message"]["content"] or ""
         except (KeyError, IndexError, TypeError):
             raise LlmOutputInvalid(f"{self.name}: unexpected response shape {str(body)[:200]}") from None
         usage = body.get("usage") or {}
-        return LlmReply(text, usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0))
+        return LlmReply(
+            text, usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0), truncated=choice.get("finish_reason") == "length"
+        )
 
 
 class OpenAICompatibleEmbedder:

@@ -26,7 +26,7 @@ class PromptTemplate:
     text: str
     max_tokens: int
 
-    def render(self, variables: dict[str, Any]) -> "Prompt":
+    def render(self, variables: dict[str, Any], max_tokens: int | None = None) -> "Prompt":
         given = set(variables)
         missing = sorted(self.variables - given)
         unknown = sorted(given - self.variables)
@@ -35,7 +35,7 @@ class PromptTemplate:
                 f"Prompt {self.name}: missing variables {missing}" + (f", unknown variables {unknown}" if unknown else "")
             )
         text = Template(self.text).substitute({key: _as_text(value) for key, value in variables.items()})
-        return Prompt(name=self.name, text=text, variables=dict(variables), max_tokens=self.max_tokens)
+        return Prompt(name=self.name, text=text, variables=dict(variables), max_tokens=max_tokens or self.max_tokens)
 
 
 @dataclass(frozen=True)
@@ -46,14 +46,16 @@ class Prompt:
     max_tokens: int
     repairs: tuple[str, ...] = field(default_factory=tuple)
 
-    def with_repair(self, previous_answer: str, problem: str) -> "Prompt":
-        """The bounded repair re-prompt: the same request, the rejected answer, and why it was rejected."""
+    def with_repair(self, previous_answer: str, problem: str, *, more_tokens: bool = False) -> "Prompt":
+        """The bounded repair re-prompt: the same request, the rejected answer, and why it was rejected
+        (with twice the token budget, up to 8000, when the answer was cut off)."""
         note = (
             f"\n\nYour previous answer could not be used: {problem}\n"
             f"Previous answer (first 1500 characters):\n<previous_answer>\n{previous_answer[:1500]}\n</previous_answer>\n"
             "Answer again, following the required format exactly."
         )
-        return Prompt(self.name, self.text + note, self.variables, self.max_tokens, self.repairs + (problem,))
+        budget = min(8000, self.max_tokens * 2) if more_tokens else self.max_tokens
+        return Prompt(self.name, self.text + note, self.variables, budget, self.repairs + (problem,))
 
 
 def _as_text(value: Any) -> str:
@@ -179,9 +181,9 @@ format, part headers with their new times, ending with a line 'Total: <minutes> 
 PROMPTS: dict[str, PromptTemplate] = {p.name: p for p in (GENERATE_PARTS, EXPAND_PART, REVIEW_OUTLINE)}
 
 
-def render_prompt(name: str, variables: dict[str, Any]) -> Prompt:
+def render_prompt(name: str, variables: dict[str, Any], max_tokens: int | None = None) -> Prompt:
     try:
         template = PROMPTS[name]
     except KeyError:
         raise PromptVariableMissing(f"Unknown prompt {name!r}; known: {sorted(PROMPTS)}") from None
-    return template.render(variables)
+    return template.render(variables, max_tokens)

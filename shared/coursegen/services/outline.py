@@ -48,6 +48,7 @@ class FailureInput(StepInput):
     error: dict = Field(default_factory=dict, description="The Catch's {Error, Cause}")
 
 MAX_ERROR_MESSAGE = 300
+REVIEW_MIN_TOKENS = 4000
 
 
 @dataclass(frozen=True)
@@ -225,15 +226,24 @@ class OutlineWorkflow:
                 "min_acceptable": check.min_acceptable,
                 "max_acceptable": check.max_acceptable,
             },
+            max_tokens=max(REVIEW_MIN_TOKENS, len(state.outline_text) // 3 + 500),  # the whole outline comes back
         )
         refs = book_refs(state.book_summaries)
         state.review_attempts += 1
         state.is_revision = True
         try:
-            reviewed = self._ask(prompt, lambda text: parse_text_outline_to_database(text, refs))
+            reviewed = self._ask(prompt, lambda text: _same_parts(parse_text_outline_to_database(text, refs), len(state.parts)))
         except LlmOutputInvalid as error:
             # A review is an improvement, not a requirement: keep the outline we have and say why.
             state.time_warning = f"Review attempt {state.review_attempts} gave no usable outline ({error})."
+            self.states.save(state)
+            return {"review_attempts": state.review_attempts, "applied": False}
+        after = check_time(reviewed.total_minutes, check.target_minutes)
+        if abs(after.variance_percent) >= abs(check.variance_percent):
+            state.time_warning = (
+                f"Review attempt {state.review_attempts} did not bring the total closer "
+                f"({after.total_minutes} min against {check.total_minutes} min); kept the outline before it."
+            )
             self.states.save(state)
             return {"review_attempts": state.review_attempts, "applied": False}
         if not reviewed.title or reviewed.title == "Untitled course":
@@ -309,6 +319,10 @@ class OutlineWorkflow:
         """Ask the model; on an unusable answer re-prompt with the reason, at most max_repairs times."""
         for _ in range(self.settings.max_repairs + 1):
             reply = self.llm.complete(prompt)
+            if reply.truncated:
+                problem = f"the answer was cut off at the token limit ({prompt.max_tokens}); answer completely and concisely."
+                prompt = prompt.with_repair(reply.text, problem, more_tokens=True)
+                continue
             result = parse(reply.text)
             if result.ok and result.value is not None:
                 return result.value
@@ -335,6 +349,13 @@ def _measure(state: CourseState, total_minutes: int) -> TimeCheck:
     state.total_minutes = check.total_minutes
     state.variance_percent = check.variance_percent
     return check
+
+
+def _same_parts(parsed: ParseResult, expected: int) -> ParseResult:
+    """A reviewed outline keeps every part of the plan (a cut-off answer would drop the last ones)."""
+    if parsed.ok and parsed.value is not None and len(parsed.value.parts) != expected:
+        return ParseResult.fail(f"The outline has {expected} parts; your answer has {len(parsed.value.parts)}: return every part.")
+    return parsed
 
 
 def _one_part(text: str, refs: dict[str, str]) -> ParseResult:
