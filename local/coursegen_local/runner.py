@@ -126,6 +126,9 @@ class LocalRunner:
         try:
             self._create_resources()
             self.container = Container(self._local_settings(), **self._adapters)
+            # moto's DynamoDB is not safe under concurrent UpdateItems (real DynamoDB is): the
+            # handlers' DynamoDB calls go through one lock here, as parallel Map iterations make them.
+            self.container._aws = _serialize_dynamodb(self.container._aws)
             bootstrap.override(self.container)
             self._patch(lambda_eval_utils, _INVOKE_HOOK, self._invoke_lambda)
             scale = self.retry_time_scale
@@ -313,6 +316,34 @@ class LocalRunner:
             token = page.get("nextToken")
             if not token:
                 return events
+
+
+class _Serialized:
+    """A boto3 client whose calls run one at a time."""
+
+    _lock = threading.Lock()
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if not callable(attribute):
+            return attribute
+
+        def call(*args, **kwargs):
+            with self._lock:
+                return attribute(*args, **kwargs)
+
+        return call
+
+
+def _serialize_dynamodb(make_client: Callable) -> Callable:
+    def client(service: str, **config):
+        made = make_client(service, **config)
+        return _Serialized(made) if service == "dynamodb" else made
+
+    return client
 
 
 def _function_error(error_type: str, message: str, stack: list[str]) -> dict:

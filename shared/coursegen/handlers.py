@@ -38,7 +38,8 @@ def workflow_step(step: Callable[[OutlineWorkflow, BaseModel], dict], model: typ
             request = model.model_validate(event)
         except ValidationError as error:
             raise InvalidInput(describe_validation_error(error)) from None
-        logger.append_keys(course_id=getattr(request, "course_id", None), step=name)
+        # thread-safe: offline, Map iterations run in threads of one process
+        logger.thread_safe_append_keys(course_id=getattr(request, "course_id", None), step=name)
         result = step(outline_workflow(), request)
         metrics.add_metric(name=f"{name}_completed", unit=MetricUnit.Count, value=1)
         logger.info("step completed", extra={"result": result})

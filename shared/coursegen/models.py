@@ -221,9 +221,19 @@ class StoredCourse(BaseModel):
 
 
 class Progress(BaseModel):
+    """Counted per part, by index: a retried part sets its own entry again instead of counting twice."""
+
     parts_total: int = 0
-    parts_done: int = 0
-    sections_total: int = 0
+    part_sections: dict[str, int] = Field(default_factory=dict)  # part index -> sections written
+    stored_sections: int = 0
+
+    @property
+    def parts_done(self) -> int:
+        return len(self.part_sections)
+
+    @property
+    def sections_total(self) -> int:
+        return self.stored_sections or sum(self.part_sections.values())
 
 
 class CourseState(BaseModel):

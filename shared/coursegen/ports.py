@@ -63,8 +63,8 @@ class StateStore(Protocol):
     def set_phase(self, course_id: str, phase: str) -> None:
         """Announce the phase a step starts, so pollers see it while the step works."""
 
-    def record_part_done(self, course_id: str, sections: int) -> None:
-        """Atomically count one finished part (parallel Map iterations call this at once)."""
+    def record_part_done(self, course_id: str, part_index: int, sections: int) -> None:
+        """Count one finished part; parallel Map iterations call this at once, a retry calls it again."""
 
 
 class PayloadStore(Protocol):

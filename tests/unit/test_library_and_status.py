@@ -38,7 +38,7 @@ def test_a_lambda_failure_cause_becomes_its_message_without_the_stack():
 def test_status_of_a_failed_course_names_type_message_and_phase():
     state = CourseState(session_id="c1", status=Status.error, phase=Phase.generating_sections,
                         error_type="LlmUnavailable", error_message=json.dumps({"errorMessage": "model down"}),
-                        progress=Progress(parts_total=4, parts_done=2))
+                        progress=Progress(parts_total=4, part_sections={"0": 3, "1": 2}))
     view = course_status(state)
     assert view["status"] == "error"
     assert view["error"] == {"type": "LlmUnavailable", "message": "model down", "phase": "generating_sections"}

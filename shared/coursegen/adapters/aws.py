@@ -99,7 +99,7 @@ class DynamoStateStore:
         for field in data.pop("offloaded", []):
             data[field] = self.payloads.get_text(state_key(course_id, field))
         data["session_id"] = data.pop("course_id")
-        data["progress"] = {name: data.pop(name, 0) for name in Progress.model_fields}
+        data["progress"] = {name: data.pop(name) for name in Progress.model_fields if name in data}
         return CourseState.model_validate(data)
 
     def save(self, state: CourseState) -> None:
@@ -115,7 +115,7 @@ class DynamoStateStore:
                 self.payloads.put_text(state_key(state.course_id, field), value)
                 offloaded.append(field)
         data["offloaded"] = offloaded
-        data.update(data.pop("progress"))  # counters live top-level so parts can ADD to them atomically
+        data.update(data.pop("progress"))  # top-level, so each part can SET its own entry of part_sections
         serializer = TypeSerializer()
         names = {f"#f{i}": name for i, name in enumerate(data)}
         values = {f":v{i}": serializer.serialize(_dynamo_value(value)) for i, value in enumerate(data.values())}
@@ -145,11 +145,13 @@ class DynamoStateStore:
     def set_phase(self, course_id: str, phase: str) -> None:
         self._update(course_id, "SET phase = :phase, updated_at = :now", {":phase": {"S": phase}, ":now": {"S": utc_now()}})
 
-    def record_part_done(self, course_id: str, sections: int) -> None:
+    def record_part_done(self, course_id: str, part_index: int, sections: int) -> None:
+        # SET on this part's own key: parallel parts never touch each other's, a retry is idempotent.
         self._update(
             course_id,
-            "ADD parts_done :one, sections_total :sections SET updated_at = :now",
-            {":one": {"N": "1"}, ":sections": {"N": str(sections)}, ":now": {"S": utc_now()}},
+            "SET part_sections.#part = :sections, updated_at = :now",
+            {":sections": {"N": str(sections)}, ":now": {"S": utc_now()}},
+            {"#part": str(part_index)},
         )
 
     def _update(self, course_id: str, expression: str, values: dict, names: dict | None = None) -> None:

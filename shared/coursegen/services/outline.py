@@ -178,7 +178,7 @@ class OutlineWorkflow:
             index=part.index, title=part.title, minutes=sum(s.minutes for s in sections), sections=sections
         )
         self.payloads.put_text(part_key(step.course_id, part.index), format_outline_part(expanded) + "\n")
-        self.states.record_part_done(step.course_id, len(sections))
+        self.states.record_part_done(step.course_id, part.index, len(sections))
         return {"part_index": part.index, "sections": len(sections), "minutes": sum(s.minutes for s in sections)}
 
     # -- AssembleOutline -------------------------------------------------------------------
@@ -274,7 +274,7 @@ class OutlineWorkflow:
             "sections_count": outline.section_count,
             "estimated_hours": round(outline.total_minutes / 60, 2),
         }
-        state.progress.sections_total = outline.section_count
+        state.progress.stored_sections = outline.section_count
         self.states.save(state)
         return {
             "sections": outline.section_count,
