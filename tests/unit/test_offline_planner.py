@@ -65,3 +65,22 @@ def test_its_review_brings_the_total_to_the_target():
     reviewed = OfflinePlanner().complete(prompt).text
     assert parse_outline_total_time(reviewed).value.minutes == 120
     assert [p.title for p in parse_text_outline_to_database(reviewed).value.parts] == ["A", "B"]
+
+
+def test_minutes_always_add_up_exactly_even_when_there_are_too_few():
+    from coursegen.adapters.offline import _split_minutes
+
+    for total, weights in [(12, [1, 1, 1]), (120, [0.7, 1, 1, 1]), (7, [1, 1]), (2400, [1] * 27), (15, [3, 1, 1, 1, 1])]:
+        minutes = _split_minutes(total, weights)
+        assert sum(minutes) == total and len(minutes) == len(weights) and min(minutes) >= 0
+
+
+def test_negative_relevance_still_grounds_on_the_best_books():
+    negative = [b.model_copy(update={"similarity": s}) for b, s in zip(BOOKS, (-0.05, -0.06, -0.3))]
+    guidance = plan_guidance(1)
+    prompt = render_prompt("courses.generate_parts", {
+        "query": "Learn DCF valuation", "hours": 1, "target_minutes": 60,
+        "summaries_context": format_book_summaries(negative), "parts_guidance": guidance.parts_guidance,
+        "parts_count_guidance": guidance.parts_count_guidance})
+    result = parse_parts_text(OfflinePlanner().complete(prompt).text)
+    assert result.ok and result.value.total_minutes == 60

@@ -177,3 +177,14 @@ def test_a_truncated_answer_is_asked_again_with_a_bigger_budget(run_workflow):
     assert result.execution_status == "SUCCEEDED"
     first, second = llm.calls["courses.generate_parts"][:2]
     assert second.max_tokens == 2 * first.max_tokens and "cut off" in second.text
+
+
+def test_an_execution_input_missing_a_field_fails_before_anything_is_recorded(run_workflow):
+    _, runner = run_workflow()
+    runner.sfn.start_execution(stateMachineArn=runner.state_machine_arn, name="bad-input",
+                               input='{"course_id": "bad-input", "query": "Learn DCF valuation"}')
+    result = runner.wait("bad-input")
+    assert result.execution_status == "FAILED"
+    execution = runner.sfn.describe_execution(executionArn=runner.execution_arn("bad-input"))
+    assert execution["error"] == "InvalidExecutionInput" and "events/start_execution.json" in execution["cause"]
+    assert result.status["phase"] == "queued" and result.course is None  # no state record was written

@@ -27,7 +27,7 @@ SECTION_MINUTES = 20
 _BOOK_LINE = re.compile(r"^\[([^\]]+)\]\s+(.+?)(?:\s+—\s+.*)?$")
 _TOPICS_LINE = re.compile(r"^Key topics:\s*(.+)$")
 _RELEVANCE_LINE = re.compile(r"^Relevance:\s*(-?[\d.]+)$")
-CLOSE_TO_BEST = 0.8  # draw on books at least this relevant relative to the best match
+CLOSE_TO_BEST = 0.2  # draw on books within 20% of the best match's relevance
 _THIS_PART = re.compile(r"^Part\s+(\d+):.*\(this part\)\s*$")
 _COVERS = re.compile(r"^Covers:\s*(.+)$")
 _PLAN_COUNT = re.compile(r"Plan\s+(\d+)\s+parts")
@@ -56,7 +56,7 @@ class OfflinePlanner:
         topics = _topic_pool(v["summaries_context"])
         match = _PLAN_COUNT.search(v["parts_count_guidance"])
         count = int(match.group(1)) if match else 3
-        count = max(1, min(count, max(1, len(topics))))
+        count = max(1, min(count, len(topics), int(v["target_minutes"]) // 5))  # every part gets 5 minutes or more
         per_part = max(1, min(4, len(topics) // count))
         groups = [topics[i * per_part:(i + 1) * per_part] for i in range(count)]
         minutes = _split_minutes(int(v["target_minutes"]), [0.7] + [1.0] * (count - 1))
@@ -131,7 +131,7 @@ def _topic_pool(context: str) -> list[tuple[str, str]]:
             relevance[-1] = float(match.group(1))
     if relevance:
         best = max(relevance)
-        per_book = [book for book, score in zip(per_book, relevance) if score >= CLOSE_TO_BEST * best]
+        per_book = [book for book, score in zip(per_book, relevance) if score >= best - CLOSE_TO_BEST * abs(best)]
     pool: list[tuple[str, str]] = []
     seen: set[str] = set()
     for depth in range(max((len(t) for _, t in per_book), default=0)):
@@ -158,17 +158,19 @@ def _covers_of_this_part(plan: str) -> list[tuple[str, str]]:
 
 def _split_minutes(total: int, weights: Sequence[float]) -> list[int]:
     """Split total into multiples of 5 in proportion to weights (largest remainder), adding up
-    exactly; a total that is not a multiple of 5 leaves its remainder on the last item."""
+    exactly; a total that is not a multiple of 5 leaves its remainder on the last item. Every item
+    gets 5 minutes when there are enough; when there are not, the least weighted get 0."""
     units, rest = divmod(total, 5)
     scale = units / sum(weights)
     raw = [w * scale for w in weights]
-    shares = [max(1, math.floor(r)) for r in raw]
+    floor = 1 if units >= len(weights) else 0
+    shares = [max(floor, math.floor(r)) for r in raw]
     by_remainder = sorted(range(len(raw)), key=lambda i: raw[i] - math.floor(raw[i]), reverse=True)
     i = 0
     while sum(shares) < units:
         shares[by_remainder[i % len(shares)]] += 1
         i += 1
-    while sum(shares) > units and max(shares) > 1:
+    while sum(shares) > units:
         shares[shares.index(max(shares))] -= 1
     minutes = [5 * s for s in shares]
     minutes[-1] += rest
