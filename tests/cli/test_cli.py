@@ -1,0 +1,84 @@
+"""The coursegen command: what a user types, what they see, and its exit codes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from coursegen_local.cli import main
+
+
+@pytest.fixture
+def cli(database_url, repository, clean_courses, monkeypatch, capsys):
+    """Runs `coursegen ...` against the test database (the library is imported already)."""
+    monkeypatch.setenv("DATABASE_URL", database_url)
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        code = main(list(argv))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+@pytest.mark.parametrize(
+    ("argv", "reason"),
+    [
+        (["generate", "Learn DCF valuation", "--hours", "0"], "hours: Input should be greater than 0"),
+        (["generate", "Learn DCF valuation", "--hours", "-2"], "hours: Input should be greater than 0"),
+        (["generate", "Learn DCF valuation", "--hours", "5000"], "hours: must be between 0.25 and 100 hours"),
+        (["generate", "", "--hours", "2"], "query: String should have at least 3 characters"),
+        (["generate", "x" * 2000, "--hours", "2"], "query: String should have at most 500 characters"),
+        (["generate", "Learn DCF valuation", "--max-concurrency", "0"], "--max-concurrency: must be between 1 and 40"),
+        (["show", "no-such-course"], "no course with id no-such-course"),
+        (["books", "import", "missing.jsonl"], "missing.jsonl: no such file"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(cli, argv, reason):
+    code, out, err = cli(*argv)
+    assert code == 2 and out == ""
+    assert err.strip().count("\n") == 0 and reason in err
+
+
+def test_generate_json_has_the_documented_fields_and_show_prints_the_same_course(cli):
+    code, out, err = cli("generate", "Learn DCF valuation", "--hours", "2", "--json")
+    assert code == 0, err
+    course = json.loads(out)
+    assert {"course_id", "status", "total_minutes", "target_minutes", "variance_percent", "reviewed", "parts"} <= set(course)
+    assert course["status"] == "complete" and course["target_minutes"] == 120
+    assert all({"title", "minutes", "sections"} <= set(p) for p in course["parts"])
+    assert all({"title", "minutes"} <= set(s) for p in course["parts"] for s in p["sections"])
+    assert "generating_sections" in err  # live progress went to stderr, not into the JSON
+
+    code, shown, _ = cli("show", course["course_id"], "--json")
+    assert code == 0 and json.loads(shown)["parts"] == course["parts"]
+    code, text, _ = cli("show", course["course_id"])
+    assert "offline planner (not an LLM)" in text and "Total:" in text and "Sources:" in text
+
+
+def test_generate_prints_the_outline_total_variance_review_sources_and_id(cli):
+    code, out, _ = cli("generate", "Learn DCF valuation", "--hours", "2")
+    assert code == 0
+    for expected in ("Part 1:", "min for a target of 120 min", "Review:", "Sources:", "course id:"):
+        assert expected in out
+
+
+def test_a_course_that_cannot_be_grounded_exits_1_with_the_phase_and_what_to_do(cli):
+    code, out, err = cli("generate", "quantum knitting for cats", "--hours", "1", "--quiet")
+    assert code == 1 and out == ""
+    assert "failed in searching_books: NoBooksFound" in err and "coursegen books import" in err
+
+
+def test_books_import_reports_bad_lines_by_number_and_imports_the_rest(cli, tmp_path, repository):
+    library = tmp_path / "library.jsonl"
+    library.write_text(
+        json.dumps({"book_id": "cli-001", "title": "A CLI book", "summary": "A summary long enough to be kept."}) + "\n"
+        + "not json\n"
+        + json.dumps({"book_id": "cli-002", "title": "", "summary": "A summary long enough to be kept."}) + "\n"
+    )
+    code, out, _ = cli("books", "import", str(library))
+    assert code == 0
+    assert "Imported 1 book(s)" in out and "line 2: not JSON" in out and "line 3: title" in out
+    with repository.pool.connection() as conn:
+        conn.execute("DELETE FROM books WHERE book_id LIKE 'cli-%'")
