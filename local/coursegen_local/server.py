@@ -22,10 +22,12 @@ TENANT_HEADER = "X-Coursegen-Tenant"
 MAX_BODY_BYTES = 1_000_000
 
 
-def api_gateway_event(method: str, target: str, headers: dict[str, str], body: str | None, source_ip: str) -> dict:
+def api_gateway_event(
+    method: str, target: str, headers: dict[str, str], body: str | None, source_ip: str, tenant: str | None = None
+) -> dict:
     url = urlsplit(target)
     query = parse_qs(url.query, keep_blank_values=True)
-    tenant = headers.get(TENANT_HEADER) or headers.get(TENANT_HEADER.lower()) or "local-user"
+    tenant = tenant or next((v for k, v in headers.items() if k.lower() == TENANT_HEADER.lower()), None) or "local-user"
     return {
         "resource": url.path,
         "path": url.path,
@@ -63,12 +65,17 @@ def make_server(runner: LocalRunner, host: str = "127.0.0.1", port: int = 8080) 
         protocol_version = "HTTP/1.1"
 
         def _serve(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
+            declared = self.headers.get("Content-Length") or "0"
+            if not declared.isdigit():
+                self._reply(400, {}, json.dumps({"message": "Content-Length must be a non-negative integer.", "errors": []}))
+                return
+            length = int(declared)
             if length > MAX_BODY_BYTES:
                 self._reply(413, {}, json.dumps({"message": f"Request body over {MAX_BODY_BYTES} bytes."}))
                 return
             body = self.rfile.read(length).decode("utf-8", errors="replace") if length else None
-            event = api_gateway_event(self.command, self.path, dict(self.headers.items()), body, self.client_address[0])
+            event = api_gateway_event(self.command, self.path, dict(self.headers.items()), body, self.client_address[0],
+                                      tenant=self.headers.get(TENANT_HEADER))
             try:
                 response = runner.invoke("ApiFunction", event)
             except Exception as error:  # noqa: BLE001 - a 500 with one line, never a traceback

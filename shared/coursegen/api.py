@@ -8,6 +8,7 @@ the calling principal: another principal's course is a 404, like an unknown one.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from http import HTTPStatus
 from typing import Annotated, Any
@@ -15,13 +16,20 @@ from typing import Annotated, Any
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
 from coursegen.bootstrap import course_service
-from coursegen.errors import CourseNotFound, CourseNotReady, IdempotencyConflict
+from coursegen.errors import (
+    CourseNotFound,
+    CourseNotReady,
+    IdempotencyConflict,
+    StoreThrottled,
+    Unauthenticated,
+    WorkflowUnavailable,
+)
 from coursegen.models import CourseRequest
 
 logger = Logger(service="coursegen")
@@ -45,19 +53,61 @@ class Problem(BaseModel):
 _TENANT_NAMESPACE = uuid.UUID("0c6a3f4e-2b7d-5e19-8f41-7d2c9a6b5e30")
 
 
-def owner() -> str:
-    """The calling principal as an opaque tenant id: uuid5 of the Cognito user (sub) or the IAM
-    caller (ARN). Stable per principal, so ownership holds; opaque, so no user name or email
-    reaches the state, the database or the events."""
+_ASSUMED_ROLE = re.compile(r"^arn:(aws[\w-]*):sts::(\d+):assumed-role/([^/]+)/")
+
+
+def principal() -> str:
+    """Who is calling: a Cognito user-pool user (sub), a Cognito identity-pool identity, an IAM
+    user, or an IAM role. Every session of a role is the same principal: a tenant per role (give
+    each tenant its own role, or use Cognito users)."""
     context = app.current_event.request_context
     claims = ((context.authorizer.raw_event or {}).get("claims") or {}) if context.authorizer else {}
     if claims.get("sub"):
-        principal = f"cognito:{claims['sub']}"
-    elif context.identity.user_arn:
-        principal = f"iam:{context.identity.user_arn}"
+        return f"cognito:{claims['sub']}"
+    if context.identity.cognito_identity_id:
+        return f"cognito-identity:{context.identity.cognito_identity_id}"
+    arn = context.identity.user_arn or ""
+    if role := _ASSUMED_ROLE.match(arn):
+        return f"iam:arn:{role[1]}:iam::{role[2]}:role/{role[3]}"
+    if arn:
+        return f"iam:{arn}"
+    raise Unauthenticated("No authenticated caller: call the API with IAM (SigV4) or a Cognito token.")
+
+
+def owner() -> str:
+    """The caller as an opaque tenant id (uuid5 of the principal): stable, so ownership holds;
+    opaque, so no user name or email reaches the state, the database or the events."""
+    return str(uuid.uuid5(_TENANT_NAMESPACE, principal()))
+
+
+def base_path() -> str:
+    """The stage prefix the client called through ('/v1' in AWS, '' locally), for the URLs we return."""
+    event = app.current_event
+    full, path = event.request_context.path or "", event.path or ""
+    return full[: -len(path)] if path and full.endswith(path) else ""
+
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+def unparseable_body(event: dict) -> dict | None:
+    """A 400/413 proxy response for bodies the JSON parser itself chokes on (deep nesting, numbers
+    of thousands of digits) or that are absurdly large; None for every other request. Checked
+    before the resolver, whose validation parses the body before any middleware could."""
+    body = event.get("body")
+    if not body or event.get("isBase64Encoded"):
+        return None
+    if len(body.encode("utf-8", errors="replace")) > MAX_BODY_BYTES:
+        status, message, errors = HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"Request body over {MAX_BODY_BYTES} bytes.", []
     else:
-        principal = "anonymous"
-    return str(uuid.uuid5(_TENANT_NAMESPACE, principal))
+        try:
+            json.loads(body)
+            return None
+        except (ValueError, RecursionError):
+            status, message, errors = HTTPStatus.BAD_REQUEST, "Invalid request: body: not valid JSON", [
+                {"field": "body", "reason": "not valid JSON"}]
+    return {"statusCode": int(status), "headers": {"Content-Type": content_types.APPLICATION_JSON},
+            "body": json.dumps({"message": message, "errors": errors}), "isBase64Encoded": False}
 
 
 def _problem(status: HTTPStatus, message: str, errors: list[dict] | None = None) -> Response:
@@ -71,11 +121,36 @@ def _problem(status: HTTPStatus, message: str, errors: list[dict] | None = None)
 @app.exception_handler(RequestValidationError)
 def _bad_request(error: RequestValidationError) -> Response:
     errors = [
-        {"field": ".".join(str(p) for p in e["loc"] if p != "body") or "body", "reason": e["msg"].removeprefix("Value error, ")}
+        {"field": ".".join(str(p) for p in e["loc"] if p != "body" and not isinstance(p, int)) or "body",
+         "reason": e["msg"].removeprefix("Value error, ")}
         for e in error.errors()
     ]
     summary = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
     return _problem(HTTPStatus.BAD_REQUEST, f"Invalid request: {summary}", errors)
+
+
+@app.exception_handler(Unauthenticated)
+def _unauthenticated(error: Unauthenticated) -> Response:
+    return _problem(HTTPStatus.UNAUTHORIZED, str(error))
+
+
+@app.exception_handler(RequestUnsupportedContentType)
+def _unsupported_media(error: RequestUnsupportedContentType) -> Response:
+    return _problem(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "Send the body as JSON (Content-Type: application/json).")
+
+
+@app.exception_handler([StoreThrottled, WorkflowUnavailable])
+def _unavailable(error: Exception) -> Response:
+    response = _problem(HTTPStatus.SERVICE_UNAVAILABLE, f"{error} Retry in a few seconds.")
+    response.headers["Retry-After"] = "5"
+    return response
+
+
+@app.exception_handler(Exception)
+def _internal(error: Exception) -> Response:
+    logger.exception("unhandled error")
+    request_id = app.current_event.request_context.request_id
+    return _problem(HTTPStatus.INTERNAL_SERVER_ERROR, f"Internal error (request {request_id}); nothing was started twice.")
 
 
 @app.exception_handler(CourseNotFound)
@@ -105,14 +180,19 @@ def _conflict(error: IdempotencyConflict) -> Response:
     "request return the same course and start nothing new.",
     responses={202: {"description": "Accepted", "content": {"application/json": {"model": Accepted}}},
                400: {"description": "Invalid request", "content": {"application/json": {"model": Problem}}},
-               409: {"description": "Idempotency-Key reused with another request", "content": {"application/json": {"model": Problem}}}},
+               409: {"description": "Idempotency-Key reused with another request, or used more than 7 days ago",
+                     "content": {"application/json": {"model": Problem}}},
+               413: {"description": "Body too large", "content": {"application/json": {"model": Problem}}},
+               415: {"description": "Body is not JSON", "content": {"application/json": {"model": Problem}}},
+               503: {"description": "Could not start now; retry after Retry-After seconds",
+                     "content": {"application/json": {"model": Problem}}}},
 )
 def request_course(
     request: CourseRequest,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
 ) -> Response[Accepted]:
     accepted = course_service().request_course(request, owner(), idempotency_key)
-    body = accepted.body(f"/courses/{accepted.course_id}/status")
+    body = accepted.body(f"{base_path()}/courses/{accepted.course_id}/status")
     return Response(status_code=HTTPStatus.ACCEPTED, content_type=content_types.APPLICATION_JSON, body=body,
                     headers={"Location": body["status_url"]})
 
@@ -152,11 +232,14 @@ def openapi_document() -> str:
             description="Grounded course outlines: request a course, poll its status, read it.",
         )
     )
-    problem = {"description": "Invalid request", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+    problem = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
     for operations in document["paths"].values():
         for operation in operations.values():
-            if operation["responses"].pop("422", None) is not None:
-                operation["responses"].setdefault("400", problem)
+            responses = operation["responses"]
+            if responses.pop("422", None) is not None:
+                responses.setdefault("400", {"description": "Invalid request", **problem})
+            responses.setdefault("401", {"description": "No authenticated caller", **problem})
+            responses.setdefault("500", {"description": "Internal error", **problem})
     document["components"]["schemas"].pop("HTTPValidationError", None)
     document["components"]["schemas"].pop("ValidationError", None)
     return json.dumps(document, indent=2, sort_keys=True) + "\n"
@@ -165,4 +248,4 @@ def openapi_document() -> str:
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return app.resolve(event, context)
+    return unparseable_body(event) or app.resolve(event, context)

@@ -62,5 +62,13 @@ class IdempotencyConflict(CoursegenError):
     """An Idempotency-Key was reused with a different request body."""
 
 
+class Unauthenticated(CoursegenError):
+    """The request carries no authenticated caller."""
+
+
+class WorkflowUnavailable(CoursegenError):
+    """Step Functions could not start the course; retrying the request later is safe."""
+
+
 class CourseNotReady(CoursegenError):
     """The course exists but is still being generated (or failed); its status says which."""

@@ -58,6 +58,8 @@ class StateStore(Protocol):
     def create(self, state: CourseState) -> bool:
         """Write a new course's first state; False (and nothing written) if the course exists."""
 
+    def delete(self, course_id: str) -> None: ...
+
     def save(self, state: CourseState) -> None: ...
 
     def set_phase(self, course_id: str, phase: str) -> None:
@@ -74,6 +76,5 @@ class PayloadStore(Protocol):
 
 
 class WorkflowStarter(Protocol):
-    def start(self, execution_name: str, execution_input: str) -> None:
-        """Start the course-generation execution. Starting the same name again with the same input
-        is not an error (Step Functions Standard treats it as the same execution)."""
+    def start(self, execution_name: str, execution_input: str) -> bool:
+        """Start the course-generation execution; False if one with this name was started before."""

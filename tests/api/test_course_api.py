@@ -44,7 +44,7 @@ def test_post_answers_202_at_once_and_the_course_arrives_by_polling(client, clea
         ({**DCF, "hours": -1}, "hours", "greater than 0"),
         ({**DCF, "hours": 5000}, "hours", "between 0.25 and 100"),
         ({**DCF, "query": ""}, "query", "at least 3"),
-        ({**DCF, "query": "x" * 100_000}, "query", "at most 500"),
+        ({**DCF, "query": "x" * 600}, "query", "at most 500"),
         ({**DCF, "preferences": {"pace": "ludicrous"}}, "preferences.pace", "relaxed"),
         ({"hours": 2}, "query", "required"),
     ],
@@ -131,9 +131,9 @@ SCHEMAS = {p.stem: json.loads(p.read_text()) for p in (ROOT / "events" / "schema
 
 def test_published_events_validate_against_their_schemas_and_stay_small(client, runner):
     _, ok, _ = client.request("POST", "/courses", DCF)
-    client.wait_until_done(ok["course_id"])
     _, failed, _ = client.request("POST", "/courses", {**DCF, "query": "quantum knitting for cats"})
-    client.wait_until_done(failed["course_id"])
+    for accepted in (ok, failed):  # the execution's end: events are published after the status write
+        runner.wait(accepted["course_id"])
     events = runner.published_events()
     kinds = [e["detail-type"] for e in events]
     assert kinds.count("course.generation.requested") == 2
@@ -149,3 +149,63 @@ def test_published_events_validate_against_their_schemas_and_stay_small(client, 
 def test_the_committed_openapi_document_matches_the_resolver():
     committed = (ROOT / "openapi.json").read_text()
     assert committed == openapi_document(), "regenerate it: make openapi"
+
+
+# --- inputs that must never become a 5xx ---------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ('{"hours": 1' + "0" * 5000 + "}", 400),  # beyond Python's int-digit limit
+        ("[" * 100_000, 413),  # too large, and nested too deep to parse
+        ("[" * 20_000, 400),
+        ("{not json", 400),
+    ],
+)
+def test_bodies_the_json_parser_chokes_on_are_a_4xx_problem(client, body, status):
+    code, problem, _ = client.request("POST", "/courses", body)
+    assert code == status and problem["message"]
+
+
+def test_a_body_that_is_not_json_content_is_a_415_problem(client):
+    code, problem, _ = client.request("POST", "/courses", DCF, {"Content-Type": "text/plain"})
+    assert code == 415 and "application/json" in problem["message"]
+
+
+def test_the_status_url_keeps_the_stage_the_client_called_through(runner):
+    from coursegen_local.server import api_gateway_event
+
+    event = api_gateway_event("POST", "/courses", {"Content-Type": "application/json"}, json.dumps(DCF), "127.0.0.1")
+    event["requestContext"]["path"] = "/v1/courses"  # as API Gateway reports a call to https://host/v1/courses
+    response = runner.invoke("ApiFunction", event)
+    assert json.loads(response["body"])["status_url"].startswith("/v1/courses/")
+
+
+def test_a_caller_without_identity_is_401_and_role_sessions_share_a_tenant(runner):
+    from coursegen_local.server import api_gateway_event
+
+    anonymous = api_gateway_event("GET", "/courses", {}, None, "127.0.0.1")
+    anonymous["requestContext"]["identity"]["userArn"] = None
+    assert runner.invoke("ApiFunction", anonymous)["statusCode"] == 401
+
+    def as_session(session: str) -> dict:
+        event = api_gateway_event("POST", "/courses", {"Content-Type": "application/json", "Idempotency-Key": "k-1"},
+                                  json.dumps(DCF), "127.0.0.1")
+        event["requestContext"]["identity"]["userArn"] = f"arn:aws:sts::123456789012:assumed-role/Worker/{session}"
+        return json.loads(runner.invoke("ApiFunction", event)["body"])
+
+    assert as_session("i-0abc")["course_id"] == as_session("i-0def")["course_id"]
+
+
+def test_a_start_that_fails_is_a_503_and_a_retry_with_the_key_recovers(client, runner):
+    from coursegen.errors import WorkflowUnavailable
+
+    starter = runner.container.course_service.starter
+    real_start = starter.start
+    starter.start = lambda *args: (_ for _ in ()).throw(WorkflowUnavailable("Step Functions did not start the course."))
+    status, problem, headers = client.request("POST", "/courses", DCF, {"Idempotency-Key": "flaky-1"})
+    assert status == 503 and headers["Retry-After"] == "5"
+    starter.start = real_start
+    status, body, _ = client.request("POST", "/courses", DCF, {"Idempotency-Key": "flaky-1"})
+    assert status == 202
+    assert client.wait_until_done(body["course_id"])[-1]["status"] == "complete"

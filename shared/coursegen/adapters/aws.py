@@ -13,7 +13,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from coursegen.errors import PayloadMissing, StateMissing, StoreThrottled
+from coursegen.errors import PayloadMissing, StateMissing, StoreThrottled, WorkflowUnavailable
 from coursegen.models import STATE_TTL_SECONDS, CourseState, Progress, utc_now
 
 # Big text fields live in the payload bucket; the item keeps everything else, as Maps and Lists.
@@ -142,6 +142,12 @@ class DynamoStateStore:
             raise _translate(error) from error
         return True
 
+    def delete(self, course_id: str) -> None:
+        try:
+            self.dynamodb.delete_item(TableName=self.table, Key={"course_id": {"S": course_id}})
+        except ClientError as error:
+            raise _translate(error) from error
+
     def set_phase(self, course_id: str, phase: str) -> None:
         self._update(course_id, "SET phase = :phase, updated_at = :now", {":phase": {"S": phase}, ":now": {"S": utc_now()}})
 
@@ -172,10 +178,12 @@ class StepFunctionsStarter:
         self.sfn = sfn_client
         self.state_machine_arn = state_machine_arn
 
-    def start(self, execution_name: str, execution_input: str) -> None:
+    def start(self, execution_name: str, execution_input: str) -> bool:
         try:
             self.sfn.start_execution(stateMachineArn=self.state_machine_arn, name=execution_name, input=execution_input)
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ExecutionAlreadyExists":
-                return  # a retried request: the execution named by this course id is running or done
-            raise _translate(error) from error
+            code = error.response.get("Error", {}).get("Code")
+            if code == "ExecutionAlreadyExists":
+                return False  # named by this course id: started before (names are kept 90 days)
+            raise WorkflowUnavailable(f"Step Functions did not start the course ({code}); retry the request.") from error
+        return True

@@ -25,9 +25,10 @@ _IDEMPOTENCY_NAMESPACE = uuid.UUID("5b0f7a53-8f3e-4d55-9d0e-6f5d2a8c1e42")
 class Accepted:
     course_id: str
     created: bool  # False when an Idempotency-Key replayed an earlier request
+    status: str = "processing"  # a replay answers with the course's status now
 
     def body(self, status_url: str) -> dict:
-        return {"course_id": self.course_id, "status": "processing", "status_url": status_url}
+        return {"course_id": self.course_id, "status": self.status, "status_url": status_url}
 
 
 def fingerprint(request: CourseRequest) -> str:
@@ -56,20 +57,35 @@ class CourseService:
             phase=Phase.queued,
         )
         created = self.states.create(state)
-        if not created:
-            existing = self.states.load(course_id)
-            if existing.owner != owner or existing.request_fingerprint != state.request_fingerprint:
-                raise IdempotencyConflict(
-                    "This Idempotency-Key was already used with a different request: use a new key for a new course."
-                )
+        existing = state if created else self.states.load(course_id)
+        if not created and (existing.owner != owner or existing.request_fingerprint != state.request_fingerprint):
+            raise IdempotencyConflict(
+                "This Idempotency-Key was already used with a different request: use a new key for a new course."
+            )
         # Started even on a replay: if the first attempt wrote the state but died before starting,
-        # the retry starts it now; if it did start, the same name and input is not started again.
+        # the retry starts it now; if it did start, Step Functions refuses the same name again.
         execution_input = WorkflowInput(course_id=course_id, owner=owner, **request.model_dump())
-        self.starter.start(course_id, execution_input.model_dump_json())
-        return Accepted(course_id=course_id, created=created)
+        started = self.starter.start(course_id, execution_input.model_dump_json())
+        if created and not started:
+            # The execution exists but its state had expired (7 days; names live 90): nothing will
+            # ever update the state just written, so take it back and say what to do.
+            self.states.delete(course_id)
+            raise IdempotencyConflict(
+                f"This Idempotency-Key was used for course {course_id} more than 7 days ago: read it with "
+                f"GET /courses/{course_id}, or use a new key for a new course."
+            )
+        return Accepted(course_id=course_id, created=created, status=existing.status.value)
 
     def status(self, course_id: str, owner: str) -> dict:
-        return course_status(self._own_state(course_id, owner))
+        try:
+            return course_status(self._own_state(course_id, owner))
+        except CourseNotFound:
+            stored = self.courses.get_course(course_id, owner=owner)  # its state expired after 7 days
+            if stored is None:
+                raise
+            return {"course_id": course_id, "status": "complete", "phase": "complete",
+                    "progress": {"parts_total": len(stored.outline.parts), "parts_done": len(stored.outline.parts),
+                                 "sections_total": stored.outline.section_count, "percent": 100}}
 
     def course(self, course_id: str, owner: str) -> dict:
         stored = self.courses.get_course(course_id, owner=owner)
