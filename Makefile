@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install demo test unit lint build serve openapi clean
+.PHONY: install demo test unit lint build serve openapi fault-matrix clean
 
 $(STAMP): pyproject.toml shared/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ serve: install
 # The committed OpenAPI document, regenerated from the API's resolver (a test keeps them equal).
 openapi: install
 	$(BIN)/python -c "from coursegen.api import openapi_document; open('openapi.json', 'w').write(openapi_document())"
+
+# docs/fault-matrix.md, written from a run of the fault matrix (CI runs the same test).
+fault-matrix: install
+	FAULT_MATRIX_OUT=docs/fault-matrix.md $(BIN)/pytest -q tests/workflow/test_fault_matrix.py -k "not committed"
 
 lint: install
 	$(BIN)/sam validate --lint --region us-east-1

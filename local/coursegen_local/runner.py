@@ -26,6 +26,8 @@ import boto3
 from moto import mock_aws
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_dynamodb
+from botocore.exceptions import ClientError
 
 from coursegen import bootstrap
 from coursegen.bootstrap import Container
@@ -33,6 +35,7 @@ from coursegen.config import Settings
 from coursegen.domain.status import course_status
 from coursegen.errors import StateMissing
 from coursegen.models import CourseRequest, StoredCourse, WorkflowInput
+from coursegen_local.faults import Fault
 from coursegen_local.template import ACCOUNT, SamTemplate
 
 REGION = "us-east-1"
@@ -42,25 +45,6 @@ logging.getLogger("moto").setLevel(logging.CRITICAL)
 warnings.filterwarnings("ignore", message="No application metrics to publish")
 # The one internal moto name the runner depends on (see tests/workflow/test_moto_contract.py).
 _INVOKE_HOOK = "_invoke_lambda_function"
-
-
-@dataclass
-class Fault:
-    """Make a step's Lambda fail: `times` invocations (or every one, times=-1) whose payload
-    matches `when` raise `error` instead of running the handler."""
-
-    step: str  # the ASL state name, e.g. "ExpandPart"
-    error: str  # the error name the state machine sees, e.g. "LlmThrottled"
-    message: str = "injected fault"
-    times: int = 1
-    when: Callable[[dict], bool] | None = None
-
-    def takes(self, step: str, payload: dict) -> bool:
-        if step != self.step or self.times == 0 or (self.when and not self.when(payload)):
-            return False
-        if self.times > 0:
-            self.times -= 1
-        return True
 
 
 @dataclass
@@ -131,6 +115,7 @@ class LocalRunner:
             self.container._aws = _serialize_dynamodb(self.container._aws)
             bootstrap.override(self.container)
             self._patch(lambda_eval_utils, _INVOKE_HOOK, self._invoke_lambda)
+            self._patch(state_task_service_dynamodb, "boto_client_for", self._dynamodb_integration_client)
             scale = self.retry_time_scale
             self._patch(retrier_decl, "time", SimpleNamespace(sleep=lambda seconds: time.sleep(seconds * scale)))
         except BaseException:
@@ -240,14 +225,44 @@ class LocalRunner:
         with self._lock:
             self.invocations[step] = self.invocations.get(step, 0) + 1
             fault = next((f for f in self.faults if f.takes(step, payload)), None)
-        if fault is not None:
+        if fault is not None and fault.before:
+            fault.before(self, payload)
+        if fault is not None and fault.error and not fault.after_running:
             return _function_error(fault.error, fault.message, [])
         context = LambdaContext(function_name=function_name, invoked_function_arn=arn)
         try:
             result = self._handler(function_name)(payload, context)
         except Exception as error:  # noqa: BLE001 - reported to the state machine, as Lambda does
             return _function_error(type(error).__name__, str(error), traceback.format_exception(error))
+        if fault is not None and fault.after_running:
+            return _function_error(fault.error, fault.message, [])  # killed after its side effects
         return {"StatusCode": 200, "Payload": result}
+
+    def _dynamodb_integration_client(self, service: str, region: str, state_credentials: Any) -> Any:
+        """The client moto's DynamoDB integration (RecordRequest, RecordComplete, RecordFailure) uses,
+        with the "DynamoDB" faults applied to its calls."""
+        client = boto3.client(service, region_name=region)
+        runner = self
+
+        class Faulty:
+            def __getattr__(self, action: str) -> Any:
+                call = getattr(client, action)
+
+                def faulty(**parameters):
+                    with runner._lock:
+                        runner.invocations["DynamoDB"] = runner.invocations.get("DynamoDB", 0) + 1
+                        fault = next((f for f in runner.faults if f.takes("DynamoDB", parameters)), None)
+                    if fault is not None:
+                        raise ClientError({"Error": {"Code": fault.error, "Message": fault.message},
+                                           "ResponseMetadata": {"HTTPStatusCode": 400, "RequestId": "injected-fault"}}, action)
+                    return call(**parameters)
+
+                return faulty
+
+        return Faulty()
+
+    def delete_payload(self, key: str) -> None:
+        boto3.client("s3", region_name=REGION).delete_object(Bucket=self.container.settings.payload_bucket, Key=key)
 
     # -- executions ----------------------------------------------------------------------
     def start(self, request: CourseRequest, course_id: str | None = None, execution_name: str | None = None) -> str:

@@ -9,7 +9,7 @@ import pytest
 
 from coursegen.errors import LlmThrottled
 from coursegen.models import CourseRequest
-from coursegen_local.runner import Fault
+from coursegen_local.faults import Fault
 from tests.conftest import course_rows, section_rows
 from tests.fakes import ScriptedLlm
 from tests.workflow.conftest import DCF

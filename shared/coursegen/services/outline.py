@@ -45,7 +45,24 @@ class PartInput(StepInput):
 
 
 class FailureInput(StepInput):
-    error: dict = Field(default_factory=dict, description="The Catch's {Error, Cause}")
+    errors: dict[str, dict] = Field(
+        default_factory=dict, description="{FailedStateName: {Error, Cause}}: each Catch writes under its state's name"
+    )
+
+
+# The phase a failure is reported in, by the state that failed: right even when the step died
+# before it could announce its phase (a crash at import, a step that never started).
+PHASE_OF_STATE = {
+    "RecordRequest": Phase.queued,
+    "EmbedQuery": Phase.embedding,
+    "SearchBooks": Phase.searching_books,
+    "PlanParts": Phase.planning_parts,
+    "ExpandParts": Phase.generating_sections,
+    "AssembleOutline": Phase.assembling_outline,
+    "ReviewOutline": Phase.reviewing_outline,
+    "StoreCourse": Phase.storing,
+    "RecordComplete": Phase.storing,
+}
 
 MAX_ERROR_MESSAGE = 300
 REVIEW_MIN_TOKENS = 4000
@@ -289,21 +306,24 @@ class OutlineWorkflow:
         """The error in one readable line (no stack trace), the phase it broke in, and how long the
         course ran - for the status record and the course.generation.failed event. Never raises:
         it is the failure path."""
-        error_type = str(failure.error.get("Error") or "Error")
-        message = readable_cause(str(failure.error.get("Cause") or "")).strip().splitlines()
-        phase, started = "unknown", ""
+        failed_state, error = next(iter(failure.errors.items()), ("", {}))
+        error_type = str(error.get("Error") or "Error")
+        message = readable_cause(str(error.get("Cause") or "")).strip().splitlines()
+        phase, started = PHASE_OF_STATE.get(failed_state), ""
         try:
             state = self.states.load(failure.course_id)
-            phase, started = state.phase.value, state.created_at
-        except Exception as error:  # noqa: BLE001 - the record may be missing or unreachable; say so
-            log.warning("no state for failed course %s: %s", failure.course_id, error)
+            phase, started = phase or state.phase, state.created_at
+            if phase != state.phase:
+                self.states.set_phase(failure.course_id, phase.value)  # where it broke, for the status
+        except Exception as problem:  # noqa: BLE001 - the record may be missing or unreachable; say so
+            log.warning("no state for failed course %s: %s", failure.course_id, problem)
         text = message[0] if message else "The course failed; see the execution history for the cause."
         if len(text) > MAX_ERROR_MESSAGE:
             text = text[: MAX_ERROR_MESSAGE - 1] + "…"
         return {
             "error_type": error_type,
             "error_message": text,
-            "phase": phase,
+            "phase": phase.value if phase else "unknown",
             "execution_time_seconds": seconds_since(started) if started else 0,
         }
 

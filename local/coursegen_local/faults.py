@@ -1,0 +1,129 @@
+"""Fault injection for the offline runner, in the spirit of Step Functions Local's MockConfigFile:
+per step and per attempt, raise an error instead of running, run and then fail (a Lambda killed
+after its side effects), or tamper with the world first (delete an S3 object).
+
+FAULT_CASES are the named cases the fault matrix runs (tests/workflow/test_fault_matrix.py) and
+`coursegen generate --fault NAME` accepts. Each says what the user must get.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from coursegen.adapters.offline import OfflinePlanner
+from coursegen.domain.prompts import Prompt
+from coursegen.ports import LlmReply
+
+
+@dataclass
+class Fault:
+    """Make a step fail. `step` is an ASL Lambda state ("ExpandPart") or "DynamoDB" for the state
+    machine's own DynamoDB tasks; `times` matching calls fail (-1: every one)."""
+
+    step: str
+    error: str  # the error name the state machine sees, e.g. "LlmThrottled"
+    message: str = "injected fault"
+    times: int = 1
+    when: Callable[[dict], bool] | None = None  # only calls whose payload (or parameters) match
+    after_running: bool = False  # run the real step first, then fail: a Lambda killed mid-run
+    before: Callable[[Any, dict], None] | None = None  # do this to the world (runner, payload), then run the step
+
+    def takes(self, step: str, payload: dict) -> bool:
+        if step != self.step or self.times == 0 or (self.when and not self.when(payload)):
+            return False
+        if self.times > 0:
+            self.times -= 1
+        return True
+
+
+class UnparseableLlm:
+    """Answers one prompt with prose instead of the asked format, `times` times (-1: always),
+    then lets the offline planner answer."""
+
+    def __init__(self, prompt_name: str, times: int) -> None:
+        self.prompt_name = prompt_name
+        self.times = times
+        self.planner = OfflinePlanner()
+        self.name = f"{self.planner.name}, with unparseable answers injected"
+        self._lock = threading.Lock()
+
+    def complete(self, prompt: Prompt) -> LlmReply:
+        with self._lock:
+            garble = prompt.name == self.prompt_name and self.times != 0
+            if garble and self.times > 0:
+                self.times -= 1
+        if garble:
+            return LlmReply("What a wonderful topic! I'd be glad to help you learn it step by step.", 10, 20)
+        return self.planner.complete(prompt)
+
+
+def _part(index: int) -> Callable[[dict], bool]:
+    return lambda payload: payload.get("part_index") == index
+
+
+def _delete_part_sections(index: int) -> Callable[[Any, dict], None]:
+    def delete(runner: Any, payload: dict) -> None:
+        from coursegen.services.outline import part_key
+
+        runner.delete_payload(part_key(payload["course_id"], index))
+
+    return delete
+
+
+def _record_complete(parameters: dict) -> bool:
+    return ":complete" in parameters.get("ExpressionAttributeValues", {})
+
+
+@dataclass(frozen=True)
+class FaultCase:
+    name: str
+    description: str
+    outcome: str  # "completes" | "fails"
+    faults: Callable[[], list[Fault]] = list
+    llm: Callable[[], Any] | None = None
+    error: str | None = None  # the error the status reports when it fails
+    phase: str | None = None  # the phase it reports
+    retried_step: str | None = None  # a step that must have run more than once
+    notes: str = ""
+    tags: tuple[str, ...] = field(default_factory=tuple)
+
+
+FAULT_CASES: dict[str, FaultCase] = {case.name: case for case in (
+    FaultCase("llm-throttled", "The model throttles PlanParts 3 times", "completes",
+              lambda: [Fault("PlanParts", "LlmThrottled", "ThrottlingException: rate exceeded", times=3)],
+              retried_step="PlanParts", notes="Retry with backoff and jitter"),
+    FaultCase("llm-timeout", "The model times out once on part 1", "completes",
+              lambda: [Fault("ExpandPart", "LlmUnavailable", "read timeout after 200 s", times=1, when=_part(0))],
+              retried_step="ExpandPart", notes="Retry (LlmUnavailable, 3 attempts)"),
+    FaultCase("llm-down", "The model stays unreachable for part 2", "fails",
+              lambda: [Fault("ExpandPart", "LlmUnavailable", "model endpoint unreachable", times=-1, when=_part(1))],
+              error="LlmUnavailable", phase="generating_sections", retried_step="ExpandPart",
+              notes="Retries run out; the Map fails the course"),
+    FaultCase("llm-unparseable-once", "The model answers the parts prompt with prose once", "completes",
+              llm=lambda: UnparseableLlm("courses.generate_parts", 1), notes="Repair re-prompt inside the step"),
+    FaultCase("llm-unparseable-always", "The model never answers the parts prompt in the format", "fails",
+              llm=lambda: UnparseableLlm("courses.generate_parts", -1), error="LlmOutputInvalid", phase="planning_parts",
+              notes="Gives up after the repair bound"),
+    FaultCase("map-iteration-crash", "ExpandPart crashes on part 3 (a bug, not retried)", "fails",
+              lambda: [Fault("ExpandPart", "KeyError", "'sections'", times=-1, when=_part(2))],
+              error="KeyError", phase="generating_sections", notes="Map Catch -> failure path"),
+    FaultCase("postgres-blip-at-store", "PostgreSQL is unreachable twice at StoreCourse", "completes",
+              lambda: [Fault("StoreCourse", "DatabaseUnavailable", "connection refused", times=2)],
+              retried_step="StoreCourse", notes="Retry; the store is one transaction"),
+    FaultCase("postgres-down-at-store", "PostgreSQL stays unreachable at StoreCourse", "fails",
+              lambda: [Fault("StoreCourse", "DatabaseUnavailable", "connection refused", times=-1)],
+              error="DatabaseUnavailable", phase="storing", retried_step="StoreCourse",
+              notes="No partial course: nothing was committed"),
+    FaultCase("s3-object-missing", "A part's sections vanish from S3 before AssembleOutline", "fails",
+              lambda: [Fault("AssembleOutline", "", before=_delete_part_sections(0))],
+              error="PayloadMissing", phase="assembling_outline", notes="Resume re-expands only that part"),
+    FaultCase("dynamodb-throttled-status-write", "DynamoDB throttles the RecordComplete status write twice", "completes",
+              lambda: [Fault("DynamoDB", "ProvisionedThroughputExceededException", "slow down", times=2, when=_record_complete)],
+              notes="Retry on the direct DynamoDB integration"),
+    FaultCase("lambda-killed-mid-run", "ExpandPart for part 1 is killed after writing its sections", "completes",
+              lambda: [Fault("ExpandPart", "Sandbox.Timedout", "Task timed out", times=1, when=_part(0), after_running=True)],
+              retried_step="ExpandPart", notes="The re-run is idempotent: the part counts once"),
+)}
