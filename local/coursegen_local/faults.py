@@ -68,7 +68,7 @@ def _delete_part_sections(index: int) -> Callable[[Any, dict], None]:
     def delete(runner: Any, payload: dict) -> None:
         from coursegen.services.outline import part_key
 
-        runner.delete_payload(part_key(payload["course_id"], index))
+        runner.delete_payload(part_key(runner.container.states.load(payload["course_id"]), index))
 
     return delete
 

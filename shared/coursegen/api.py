@@ -26,6 +26,7 @@ from coursegen.errors import (
     CourseNotFound,
     CourseNotReady,
     IdempotencyConflict,
+    NotResumable,
     StoreThrottled,
     Unauthenticated,
     WorkflowUnavailable,
@@ -168,6 +169,11 @@ def _not_ready(error: CourseNotReady) -> Response:
     return _problem(HTTPStatus.CONFLICT, str(error))
 
 
+@app.exception_handler(NotResumable)
+def _not_resumable(error: NotResumable) -> Response:
+    return _problem(HTTPStatus.CONFLICT, str(error))
+
+
 @app.exception_handler(IdempotencyConflict)
 def _conflict(error: IdempotencyConflict) -> Response:
     return _problem(HTTPStatus.CONFLICT, str(error))
@@ -192,6 +198,18 @@ def request_course(
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
 ) -> Response[Accepted]:
     accepted = course_service().request_course(request, owner(), idempotency_key)
+    body = accepted.body(f"{base_path()}/courses/{accepted.course_id}/status")
+    return Response(status_code=HTTPStatus.ACCEPTED, content_type=content_types.APPLICATION_JSON, body=body,
+                    headers={"Location": body["status_url"]})
+
+
+@app.post("/courses/<course_id>/resume", summary="Resume a failed course",
+          description="Runs the failed course again under its id; finished work (plan, expanded parts) is reused.",
+          responses={202: {"description": "Accepted", "content": {"application/json": {"model": Accepted}}},
+                     404: {"description": "No such course", "content": {"application/json": {"model": Problem}}},
+                     409: {"description": "The course has not failed", "content": {"application/json": {"model": Problem}}}})
+def resume_course(course_id: CourseId) -> Response[Accepted]:
+    accepted = course_service().resume(course_id, owner())
     body = accepted.body(f"{base_path()}/courses/{accepted.course_id}/status")
     return Response(status_code=HTTPStatus.ACCEPTED, content_type=content_types.APPLICATION_JSON, body=body,
                     headers={"Location": body["status_url"]})

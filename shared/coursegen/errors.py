@@ -70,5 +70,9 @@ class WorkflowUnavailable(CoursegenError):
     """Step Functions could not start the course; retrying the request later is safe."""
 
 
+class NotResumable(CoursegenError):
+    """Only a failed course can be resumed."""
+
+
 class CourseNotReady(CoursegenError):
     """The course exists but is still being generated (or failed); its status says which."""

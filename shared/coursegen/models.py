@@ -6,6 +6,7 @@ input and a DynamoDB item alike.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timezone
 from enum import Enum
 from typing import Annotated, Any
@@ -79,6 +80,11 @@ class CourseRequest(BaseModel):
         if not MIN_HOURS <= hours <= MAX_HOURS:
             raise ValueError(f"must be between {MIN_HOURS} and {MAX_HOURS:g} hours")
         return hours
+
+    def fingerprint(self) -> str:
+        """Identifies what was asked (not who asked or the course id): artifacts are keyed by it."""
+        request = CourseRequest.model_validate(self.model_dump(include=set(CourseRequest.model_fields)))
+        return hashlib.sha256(request.model_dump_json().encode()).hexdigest()
 
 
 Owner = Annotated[str, StringConstraints(min_length=1, max_length=300)]

@@ -209,3 +209,19 @@ def test_a_start_that_fails_is_a_503_and_a_retry_with_the_key_recovers(client, r
     status, body, _ = client.request("POST", "/courses", DCF, {"Idempotency-Key": "flaky-1"})
     assert status == 202
     assert client.wait_until_done(body["course_id"])[-1]["status"] == "complete"
+
+
+def test_resume_over_the_api_restarts_a_failed_course_and_refuses_others(client):
+    _, failed, _ = client.request("POST", "/courses", {**DCF, "query": "quantum knitting for cats"})
+    assert client.wait_until_done(failed["course_id"])[-1]["status"] == "error"
+    status, body, _ = client.request("POST", f"/courses/{failed['course_id']}/resume")
+    assert status == 202 and body["course_id"] == failed["course_id"]
+    executions = client.runner.sfn.list_executions(stateMachineArn=client.runner.state_machine_arn)["executions"]
+    [resumed] = [e["name"] for e in executions if e["name"].startswith(f"{failed['course_id']}-resume-")]
+    assert client.runner.wait(failed["course_id"], execution_name=resumed).status["status"] == "error"  # still no books
+
+    _, ok, _ = client.request("POST", "/courses", DCF)
+    client.wait_until_done(ok["course_id"])
+    status, problem, _ = client.request("POST", f"/courses/{ok['course_id']}/resume")
+    assert status == 409 and "Only a failed course" in problem["message"]
+    assert client.request("POST", "/courses/nope/resume")[0] == 404

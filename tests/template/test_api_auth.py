@@ -26,5 +26,5 @@ def translated(parameters: dict) -> dict:
 def test_every_api_method_requires_the_chosen_authentication(auth):
     body = translated({"ApiAuth": auth})["Resources"]["CourseApi"]["Properties"]["Body"]
     methods = [op for path in body["paths"].values() for op in path.values() if isinstance(op, dict) and "security" in op]
-    assert len(methods) == 4
+    assert len(methods) == 5
     assert all(op["security"] == [{auth: []}] for op in methods)

@@ -6,13 +6,12 @@ Requests answer at once: the course id is created, the first state written and t
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from dataclasses import dataclass
 
 from coursegen.domain.status import course_status
-from coursegen.errors import CourseNotFound, CourseNotReady, IdempotencyConflict, StateMissing
-from coursegen.models import CourseRequest, CourseState, Phase, WorkflowInput
+from coursegen.errors import CourseNotFound, CourseNotReady, IdempotencyConflict, NotResumable, StateMissing
+from coursegen.models import CourseRequest, CourseState, Phase, Status, WorkflowInput
 from coursegen.ports import CourseRepository, StateStore, WorkflowStarter
 
 # Course ids for Idempotency-Key requests are uuid5(this namespace, owner + key): a retried POST
@@ -26,13 +25,10 @@ class Accepted:
     course_id: str
     created: bool  # False when an Idempotency-Key replayed an earlier request
     status: str = "processing"  # a replay answers with the course's status now
+    execution_name: str = ""
 
     def body(self, status_url: str) -> dict:
         return {"course_id": self.course_id, "status": self.status, "status_url": status_url}
-
-
-def fingerprint(request: CourseRequest) -> str:
-    return hashlib.sha256(request.model_dump_json().encode()).hexdigest()
 
 
 class CourseService:
@@ -49,7 +45,7 @@ class CourseService:
         state = CourseState(
             session_id=course_id,
             owner=owner,
-            request_fingerprint=fingerprint(request),
+            request_fingerprint=request.fingerprint(),
             pending_course_query=request.query,
             pending_course_hours=request.hours,
             pending_course_prefs=request.preferences,
@@ -74,7 +70,20 @@ class CourseService:
                 f"This Idempotency-Key was used for course {course_id} more than 7 days ago: read it with "
                 f"GET /courses/{course_id}, or use a new key for a new course."
             )
-        return Accepted(course_id=course_id, created=created, status=existing.status.value)
+        return Accepted(course_id=course_id, created=created, status=existing.status.value, execution_name=course_id)
+
+    def resume(self, course_id: str, owner: str) -> Accepted:
+        """Run a failed course again under the same course id (the redrive idea): every step reuses
+        what the failed run already produced, so only the missing work is paid for again."""
+        state = self._own_state(course_id, owner)
+        if state.status != Status.error:
+            raise NotResumable(f"Only a failed course can be resumed; course {course_id} is {state.status.value}.")
+        request = CourseRequest(query=state.pending_course_query, hours=state.pending_course_hours,
+                                preferences=state.pending_course_prefs, language=state.language)
+        execution_name = f"{course_id}-resume-{uuid.uuid4().hex[:8]}"
+        execution_input = WorkflowInput(course_id=course_id, owner=owner, **request.model_dump())
+        self.starter.start(execution_name, execution_input.model_dump_json())
+        return Accepted(course_id=course_id, created=False, execution_name=execution_name)
 
     def status(self, course_id: str, owner: str) -> dict:
         try:

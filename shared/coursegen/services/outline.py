@@ -75,12 +75,15 @@ class OutlineSettings:
     max_repairs: int = 2
 
 
-def course_key(course_id: str, name: str) -> str:
-    return f"courses/{course_id}/{name}"
+def artifact_key(state: CourseState, name: str) -> str:
+    """Where a step's output for this course and this request lives. Keyed by the request's
+    fingerprint: a re-run of the same request (a resume) finds and reuses it; another request
+    under the same course id does not."""
+    return f"courses/{state.course_id}/{state.request_fingerprint[:16]}/{name}"
 
 
-def part_key(course_id: str, part_index: int) -> str:
-    return course_key(course_id, f"parts/{part_index:03d}.md")
+def part_key(state: CourseState, part_index: int) -> str:
+    return artifact_key(state, f"parts/{part_index:03d}.md")
 
 
 class OutlineWorkflow:
@@ -103,19 +106,29 @@ class OutlineWorkflow:
         self.payloads = payloads
         self.settings = settings
 
+    # Every step reuses what an earlier run of the same request already produced (a resume after
+    # a failure, a re-run): nothing already paid for is asked of the model again.
+
     # -- EmbedQuery ------------------------------------------------------------------------
     def embed_query(self, request: WorkflowInput) -> dict:
         """Create the full CourseState from the execution input, then embed the query."""
         state = self._begin(request)
+        key = artifact_key(state, "query_embedding.json")
+        if (saved := self._artifact(key)) is not None:
+            return {"dimension": len(json.loads(saved)), "model": self.embedder.model_id, "reused": True}
         [embedding] = self.embedder.embed([request.query])
-        self.payloads.put_text(course_key(request.course_id, "query_embedding.json"), json.dumps(embedding))
-        return {"dimension": len(embedding), "model": self.embedder.model_id, "phase": state.phase.value}
+        self.payloads.put_text(key, json.dumps(embedding))
+        return {"dimension": len(embedding), "model": self.embedder.model_id, "reused": False}
 
     def _begin(self, request: WorkflowInput) -> CourseState:
         try:
             state = self.states.load(request.course_id)
         except Exception:  # noqa: BLE001 - first step: the record may only hold RecordRequest's fields
             state = CourseState(session_id=request.course_id)
+        fingerprint = request.fingerprint()
+        if state.request_fingerprint and state.request_fingerprint != fingerprint:
+            state = CourseState(session_id=request.course_id)  # another request: nothing to reuse
+        state.request_fingerprint = fingerprint
         state.owner = request.owner
         state.pending_course_query = request.query
         state.pending_course_hours = request.hours
@@ -129,8 +142,9 @@ class OutlineWorkflow:
     # -- SearchBooks -----------------------------------------------------------------------
     def search_books(self, step: StepInput) -> dict:
         state = self._enter(step.course_id, Phase.searching_books)
-        key = course_key(step.course_id, "query_embedding.json")
-        embedding = json.loads(self.payloads.get_text(key))
+        if state.book_summaries:
+            return {"books_found": len(state.book_summaries), "reused": True}
+        embedding = json.loads(self.payloads.get_text(artifact_key(state, "query_embedding.json")))
         found = self.books.search(
             embedding, self.settings.top_k, self.settings.min_similarity, model_id=self.embedder.model_id
         )
@@ -143,6 +157,8 @@ class OutlineWorkflow:
     # -- PlanParts -------------------------------------------------------------------------
     def plan_parts(self, step: StepInput) -> dict:
         state = self._enter(step.course_id, Phase.planning_parts)
+        if state.parts:
+            return self._plan_summary(state.parts) | {"reused": True}
         guidance = plan_guidance(state.pending_course_hours, state.pending_course_prefs)
         prompt = render_prompt(
             "courses.generate_parts",
@@ -164,10 +180,11 @@ class OutlineWorkflow:
         state.progress = Progress(parts_total=len(plan.parts))
         state.phase = Phase.generating_sections
         self.states.save(state)
-        return {
-            "parts_count": len(plan.parts),
-            "parts": [{"index": p.index, "title": p.title, "minutes": p.minutes} for p in plan.parts],
-        }
+        return self._plan_summary(plan.parts) | {"reused": False}
+
+    @staticmethod
+    def _plan_summary(parts: list) -> dict:
+        return {"parts_count": len(parts), "parts": [{"index": p.index, "title": p.title, "minutes": p.minutes} for p in parts]}
 
     # -- ExpandPart (one Map iteration; runs in parallel with its siblings) ----------------
     def expand_part(self, step: PartInput) -> dict:
@@ -176,6 +193,13 @@ class OutlineWorkflow:
         if step.part_index >= len(parts):
             raise OutlineInvalid(f"Part {step.part_index} is not in the plan of {len(parts)} parts.")
         part = parts[step.part_index]
+        refs = book_refs(state.book_summaries)
+        if (saved := self._artifact(part_key(state, part.index))) is not None:
+            parsed = parse_text_outline_to_database(saved, refs)
+            if parsed.ok and parsed.value is not None:
+                sections = parsed.value.parts[0].sections
+                self.states.record_part_done(step.course_id, part.index, len(sections))
+                return {"part_index": part.index, "sections": len(sections), "reused": True}
         prompt = render_prompt(
             "courses.expand_part",
             {
@@ -188,15 +212,14 @@ class OutlineWorkflow:
                 "part_minutes": part.minutes,
             },
         )
-        refs = book_refs(state.book_summaries)
         written = self._ask(prompt, lambda text: _one_part(text, refs)).parts[0]
         sections = [s.model_copy(update={"part_index": part.index}) for s in written.sections]
         expanded = OutlinePart(
             index=part.index, title=part.title, minutes=sum(s.minutes for s in sections), sections=sections
         )
-        self.payloads.put_text(part_key(step.course_id, part.index), format_outline_part(expanded) + "\n")
+        self.payloads.put_text(part_key(state, part.index), format_outline_part(expanded) + "\n")
         self.states.record_part_done(step.course_id, part.index, len(sections))
-        return {"part_index": part.index, "sections": len(sections), "minutes": sum(s.minutes for s in sections)}
+        return {"part_index": part.index, "sections": len(sections), "reused": False}
 
     # -- AssembleOutline -------------------------------------------------------------------
     def assemble_outline(self, step: StepInput) -> dict:
@@ -205,7 +228,7 @@ class OutlineWorkflow:
             texts = []
             for part in state.parts:
                 try:
-                    texts.append(self.payloads.get_text(part_key(step.course_id, part.index)).strip())
+                    texts.append(self.payloads.get_text(part_key(state, part.index)).strip())
                 except PayloadMissing:
                     raise PayloadMissing(f"Part {part.index + 1} has no sections in the payload bucket.") from None
             title = (state.current_course or {}).get("title") or state.pending_course_query
@@ -328,6 +351,12 @@ class OutlineWorkflow:
         }
 
     # -- helpers ---------------------------------------------------------------------------
+    def _artifact(self, key: str) -> str | None:
+        try:
+            return self.payloads.get_text(key)
+        except PayloadMissing:
+            return None
+
     def _enter(self, course_id: str, phase: Phase) -> CourseState:
         self.states.set_phase(course_id, phase.value)
         state = self.states.load(course_id)

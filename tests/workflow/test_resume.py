@@ -1,0 +1,49 @@
+"""Resume: a failed course runs again under its id and continues from the artifacts in S3,
+asking the model only for what is missing."""
+
+from __future__ import annotations
+
+import pytest
+
+from coursegen_local.faults import FAULT_CASES
+from tests.conftest import course_rows
+from tests.fakes import ScriptedLlm
+
+pytestmark = pytest.mark.workflow
+
+
+def test_a_resumed_course_reuses_the_plan_and_the_parts_it_already_has(run_workflow, clean_courses):
+    llm = ScriptedLlm()
+    failed, runner = run_workflow(llm=llm, faults=FAULT_CASES["s3-object-missing"].faults())
+    assert failed.status["status"] == "error" and failed.status["error"]["type"] == "PayloadMissing"
+    parts = failed.status["progress"]["parts_total"]
+    assert len(llm.calls["courses.expand_part"]) == parts and len(llm.calls["courses.generate_parts"]) == 1
+
+    owner = runner.container.states.load(failed.course_id).owner
+    accepted = runner.container.course_service.resume(failed.course_id, owner)
+    resumed = runner.wait(failed.course_id, execution_name=accepted.execution_name)
+
+    assert resumed.execution_status == "SUCCEEDED" and resumed.status["status"] == "complete"
+    assert len(llm.calls["courses.generate_parts"]) == 1  # the plan was reused
+    assert len(llm.calls["courses.expand_part"]) == parts + 1  # only the part whose sections vanished
+    assert course_rows(clean_courses) == 1 and len(resumed.course.outline.parts) == parts
+
+
+def test_only_a_failed_course_can_be_resumed(run_workflow):
+    from coursegen.errors import NotResumable
+
+    done, runner = run_workflow()
+    owner = runner.container.states.load(done.course_id).owner
+    with pytest.raises(NotResumable, match="is complete"):
+        runner.container.course_service.resume(done.course_id, owner)
+
+
+def test_the_same_course_id_with_another_request_reuses_nothing(run_workflow):
+    from coursegen.models import CourseRequest
+
+    llm = ScriptedLlm()
+    first, runner = run_workflow(llm=llm, course_id="reused-id")
+    runner.start(CourseRequest(query="Learn DCF valuation", hours=3), course_id="reused-id", execution_name="other-request")
+    second = runner.wait("reused-id", execution_name="other-request")
+    assert second.execution_status == "SUCCEEDED"
+    assert len(llm.calls["courses.generate_parts"]) == 2 and second.course.target_minutes == 180
