@@ -188,3 +188,17 @@ def test_an_execution_input_missing_a_field_fails_before_anything_is_recorded(ru
     execution = runner.sfn.describe_execution(executionArn=runner.execution_arn("bad-input"))
     assert execution["error"] == "InvalidExecutionInput" and "events/start_execution.json" in execution["cause"]
     assert result.status["phase"] == "queued" and result.course is None  # no state record was written
+
+
+def test_logs_carry_ids_and_counts_never_the_query(run_workflow, capsys):
+    from coursegen.handlers import logger
+
+    logger.setLevel("INFO")
+    try:
+        secret_query = CourseRequest(query="Learn DCF valuation for Zanzibar Widgets Ltd", hours=1)
+        result, _ = run_workflow(secret_query)
+    finally:
+        logger.setLevel("WARNING")
+    logs = capsys.readouterr().out
+    assert result.course_id in logs and "step completed" in logs
+    assert "Zanzibar" not in logs
