@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install demo test unit lint build serve openapi fault-matrix clean
+.PHONY: install demo test unit lint build serve openapi fault-matrix load clean
 
 $(STAMP): pyproject.toml shared/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ openapi: install
 # docs/fault-matrix.md, written from a run of the fault matrix (CI runs the same test).
 fault-matrix: install
 	FAULT_MATRIX_OUT=docs/fault-matrix.md $(BIN)/pytest -q tests/workflow/test_fault_matrix.py -k "not committed"
+
+# 50 courses at once against coursegen serve, with a simulated model latency; prints the figures.
+load: install
+	$(BIN)/python -m coursegen_local.load --courses 50
 
 lint: install
 	$(BIN)/sam validate --lint --region us-east-1

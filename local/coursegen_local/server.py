@@ -99,6 +99,8 @@ def make_server(runner: LocalRunner, host: str = "127.0.0.1", port: int = 8080) 
         def log_message(self, format: str, *args) -> None:  # noqa: A002 - the stdlib's signature
             pass
 
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
-    return server
+    class Server(ThreadingHTTPServer):
+        daemon_threads = True
+        request_queue_size = 128  # the stdlib's 5 resets clients that connect at the same moment
+
+    return Server((host, port), Handler)

@@ -47,8 +47,10 @@ class Container:
             from coursegen.adapters.openai_compatible import OpenAICompatibleClient, OpenAICompatibleLlm
 
             return OpenAICompatibleLlm(OpenAICompatibleClient(s.openai_base_url, s.openai_api_key), s.openai_model)
-        from coursegen.adapters.offline import OfflinePlanner
+        from coursegen.adapters.offline import OfflinePlanner, SimulatedLatencyLlm
 
+        if s.llm_provider == "simulated":
+            return SimulatedLatencyLlm(s.simulated_llm_first_token_seconds, s.simulated_llm_seconds_per_token)
         return OfflinePlanner()
 
     @cached_property

@@ -11,7 +11,9 @@ from coursegen.errors import ConfigurationError
 
 
 class Settings(BaseModel):
-    llm_provider: str = Field("offline", pattern="^(offline|bedrock|openai)$")
+    llm_provider: str = Field("offline", pattern="^(offline|simulated|bedrock|openai)$")
+    simulated_llm_first_token_seconds: float = Field(0.5, ge=0, le=60)
+    simulated_llm_seconds_per_token: float = Field(0.002, ge=0, le=1)
     llm_model_id: str = "us.anthropic.claude-3-5-haiku-20241022-v1:0"
     embeddings_provider: str = Field("wordllama", pattern="^(wordllama|bedrock|openai)$")
     embedding_model_id: str = "amazon.titan-embed-text-v2:0"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import time
 from collections.abc import Sequence
 from functools import cached_property
 
@@ -186,6 +187,25 @@ def _sentence_case(text: str) -> str:
     return text[:1].upper() + text[1:] if text else text
 
 
+class SimulatedLatencyLlm:
+    """The offline planner answering with a model's latency: a fixed start plus time per output
+    token. Still not an LLM; it exists so load tests and benchmarks wait as they would on one."""
+
+    def __init__(self, first_token_seconds: float, seconds_per_token: float, planner: OfflinePlanner | None = None) -> None:
+        self.first_token_seconds = first_token_seconds
+        self.seconds_per_token = seconds_per_token
+        self.planner = planner or OfflinePlanner()
+        self.name = f"{OFFLINE_PLANNER_NAME} with simulated model latency"
+
+    def latency(self, reply: LlmReply) -> float:
+        return self.first_token_seconds + self.seconds_per_token * reply.output_tokens
+
+    def complete(self, prompt: Prompt) -> LlmReply:
+        reply = self.planner.complete(prompt)
+        time.sleep(self.latency(reply))
+        return reply
+
+
 class WordLlamaEmbedder:
     """256-dimension static embeddings whose weights ship inside the wordllama wheel."""
 
@@ -211,4 +231,4 @@ class WordLlamaEmbedder:
         return [[float(x) for x in row] for row in vectors]
 
 
-__all__ = ["OfflinePlanner", "WordLlamaEmbedder", "OFFLINE_PLANNER_NAME"]
+__all__ = ["OfflinePlanner", "SimulatedLatencyLlm", "WordLlamaEmbedder", "OFFLINE_PLANNER_NAME"]

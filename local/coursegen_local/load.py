@@ -1,0 +1,153 @@
+"""A bounded load test: start N courses at once against `coursegen serve` and check none is lost.
+
+    python -m coursegen_local.load --courses 50
+
+It starts `coursegen serve` as a separate process on a free loopback port, with its own data
+folder, the sample library, and the offline planner answering with a simulated model latency.
+N clients POST at the same moment; then every course is polled (bounded in time) until it is
+complete or failed. It prints the figures and exits 1 if any course was lost or inconsistent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from coursegen_local.template import PROJECT_ROOT
+
+BODY = {"query": "Learn DCF valuation", "hours": 2, "preferences": {"depth": "balanced", "pace": "moderate"}}
+
+
+def call(base: str, path: str, body: dict | None = None, timeout: float = 30) -> tuple[int, dict]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(base + path, data=data, method="POST" if body is not None else "GET",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def run(courses: int, first_token: float, per_token: float, timeout: float) -> int:
+    bin_dir = Path(sys.executable).parent
+    home = tempfile.mkdtemp(prefix="coursegen-load-")
+    env = os.environ | {"COURSEGEN_HOME": home, "LLM_PROVIDER": "simulated", "DATABASE_URL": "",
+                        "SIMULATED_LLM_FIRST_TOKEN_SECONDS": str(first_token),
+                        "SIMULATED_LLM_SECONDS_PER_TOKEN": str(per_token)}
+    coursegen = str(bin_dir / "coursegen")
+    subprocess.run([coursegen, "books", "import", str(PROJECT_ROOT / "data/books/sample_library.jsonl")],
+                   env=env, check=True, capture_output=True)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen([coursegen, "serve", "--port", str(port)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                call(base, "/courses", timeout=2)
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    print("coursegen serve did not start", file=sys.stderr)
+                    return 1
+                time.sleep(0.2)
+
+        start_gate = threading.Barrier(courses)
+        accepted: list[tuple[int, dict, float]] = [None] * courses  # type: ignore[list-item]
+
+        def client(i: int) -> None:
+            start_gate.wait()
+            started = time.perf_counter()
+            try:
+                status, body = call(base, "/courses", BODY)
+            except OSError as error:  # counted as not accepted, never silently dropped
+                status, body = 0, {"error": str(error)}
+            accepted[i] = (status, body, time.perf_counter() - started)
+
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(courses)]
+        began = time.monotonic()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        ids = [body.get("course_id") for status, body, _ in accepted if status == 202]
+        post_ms = [seconds * 1000 for _, _, seconds in accepted]
+
+        finished: dict[str, tuple[str, float]] = {}
+        while len(finished) < len(ids) and time.monotonic() - began < timeout:
+            for course_id in ids:
+                if course_id not in finished:
+                    _, status = call(base, f"/courses/{course_id}/status")
+                    if status.get("status") in ("complete", "error"):
+                        finished[course_id] = (status["status"], time.monotonic() - began)
+            time.sleep(0.5)
+
+        complete = [c for c, (s, _) in finished.items() if s == "complete"]
+        readable = sum(1 for c in complete if call(base, f"/courses/{c}")[0] == 200)
+        lost = courses - len(finished)
+        durations = [seconds for _, seconds in finished.values()]
+        rows = [
+            ("courses started at once", courses),
+            ("POST answered 202", sum(1 for s, _, _ in accepted if s == 202)),
+            ("POST latency p50 / p99 / max (ms)", f"{statistics.median(post_ms):.0f} / {percentile(post_ms, 0.99):.0f} / {max(post_ms):.0f}"),
+            ("complete", len(complete)),
+            ("failed (status error)", len(finished) - len(complete)),
+            ("lost (no final status within the timeout)", lost),
+            ("complete and readable with GET /courses/{id}", readable),
+            ("time until every course finished (s)", f"{max(durations):.1f}" if durations else "-"),
+            ("course finish time p50 / p99 (s)", f"{statistics.median(durations):.1f} / {percentile(durations, 0.99):.1f}" if durations else "-"),
+            ("simulated model latency", f"{first_token} s + {per_token * 1000:.1f} ms per output token"),
+        ]
+        width = max(len(name) for name, _ in rows)
+        print(f"\nLoad test: {courses} courses at once against coursegen serve\n")
+        for name, value in rows:
+            print(f"  {name:<{width}}  {value}")
+        consistent = lost == 0 and readable == len(complete) and len(finished) == courses and len(ids) == courses
+        print("\nresult:", "OK - none lost, statuses consistent" if consistent else "FAILED")
+        return 0 if consistent else 1
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m coursegen_local.load", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--courses", type=int, default=50, help="courses started at once (default 50)")
+    parser.add_argument("--first-token-seconds", type=float, default=0.5, help="simulated model start latency (default 0.5)")
+    parser.add_argument("--seconds-per-token", type=float, default=0.002, help="simulated time per output token (default 0.002)")
+    parser.add_argument("--timeout", type=float, default=600, help="give up waiting after this many seconds (default 600)")
+    args = parser.parse_args(argv)
+    if not 1 <= args.courses <= 500:
+        parser.error("--courses must be between 1 and 500")
+    return run(args.courses, args.first_token_seconds, args.seconds_per_token, args.timeout)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
