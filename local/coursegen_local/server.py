@@ -83,7 +83,16 @@ def make_server(runner: LocalRunner, host: str = "127.0.0.1", port: int = 8080) 
                 return
             self._reply(response["statusCode"], response_headers(response), response.get("body") or "")
 
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
+        def __getattr__(self, name: str):
+            # Every method (GET, TRACE, QUERY, ...) reaches the API, which answers unknown ones with
+            # a Problem, never the stdlib's HTML 501 page.
+            if name.startswith("do_"):
+                return self._serve
+            raise AttributeError(name)
+
+        def do_HEAD(self) -> None:
+            self._head_only = True
+            self._serve()
 
         def _reply(self, status: int, headers: dict[str, str], body: str) -> None:
             data = body.encode("utf-8")
@@ -94,7 +103,8 @@ def make_server(runner: LocalRunner, host: str = "127.0.0.1", port: int = 8080) 
                     self.send_header(key, value)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
-            self.wfile.write(data)
+            if not getattr(self, "_head_only", False):
+                self.wfile.write(data)
 
         def log_message(self, format: str, *args) -> None:  # noqa: A002 - the stdlib's signature
             pass

@@ -91,14 +91,19 @@ def base_path() -> str:
 MAX_BODY_BYTES = 64 * 1024
 
 
-def unparseable_body(event: dict) -> dict | None:
-    """A 400/413 proxy response for bodies the JSON parser itself chokes on (deep nesting, numbers
-    of thousands of digits) or that are absurdly large; None for every other request. Checked
+def refuse_early(event: dict) -> dict | None:
+    """A 400/413/415 proxy response for bodies the resolver's own parsing would choke on: not JSON
+    by content type (a multipart header without a boundary raises inside it), nested too deep,
+    numbers of thousands of digits, or absurdly large. None for every other request. Checked
     before the resolver, whose validation parses the body before any middleware could."""
     body = event.get("body")
-    if not body or event.get("isBase64Encoded"):
+    if not body:
         return None
-    if len(body.encode("utf-8", errors="replace")) > MAX_BODY_BYTES:
+    headers = {key.lower(): value for key, value in (event.get("headers") or {}).items()}
+    media_type = (headers.get("content-type") or "application/json").split(";")[0].strip().lower()
+    if event.get("isBase64Encoded") or media_type != "application/json":
+        status, message, errors = HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "Send the body as JSON (Content-Type: application/json).", []
+    elif len(body.encode("utf-8", errors="replace")) > MAX_BODY_BYTES:
         status, message, errors = HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"Request body over {MAX_BODY_BYTES} bytes.", []
     else:
         try:
@@ -266,4 +271,4 @@ def openapi_document() -> str:
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return unparseable_body(event) or app.resolve(event, context)
+    return refuse_early(event) or app.resolve(event, context)
