@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from coursegen.errors import CoursegenError
+from coursegen_local.faults import FAULT_CASES
 from coursegen.models import (
     MAX_HOURS,
     MIN_HOURS,
@@ -57,6 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("--course-id", help="reuse a course id: storing again replaces that course, never duplicates it")
     generate.add_argument("--max-concurrency", type=int, help="parts expanded at once (template parameter MapMaxConcurrency)")
     generate.add_argument("--json", action="store_true", help="print one JSON object instead of the outline")
+    generate.add_argument("--fault", choices=sorted(FAULT_CASES), metavar="CASE",
+                          help="inject a named fault to see how the workflow copes: " + ", ".join(sorted(FAULT_CASES)))
     generate.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
 
     show = commands.add_parser("show", help="print a stored course")
@@ -133,7 +136,12 @@ def _generate(args: argparse.Namespace) -> int:
     overrides = {"MapMaxConcurrency": str(args.max_concurrency)} if args.max_concurrency else None
     if args.max_concurrency is not None and not 1 <= args.max_concurrency <= 40:
         raise UsageError("--max-concurrency: must be between 1 and 40")
-    with LocalRunner(parameter_overrides=overrides) as runner:
+    case = FAULT_CASES.get(args.fault) if args.fault else None
+    adapters = {"llm": case.llm()} if case and case.llm else {}
+    faults = case.faults() if case else []
+    if case and not args.quiet:
+        print(f"Injecting fault {case.name}: {case.description} (expected: {case.outcome})", file=sys.stderr)
+    with LocalRunner(parameter_overrides=overrides, faults=faults, retry_time_scale=0.05 if case else 1.0, **adapters) as runner:
         if runner.container.books.count_books() == 0:
             raise UsageError("the book library is empty: run 'coursegen books import data/books/sample_library.jsonl' first")
         progress = _ProgressPrinter(enabled=not args.quiet)

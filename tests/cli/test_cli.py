@@ -82,3 +82,10 @@ def test_books_import_reports_bad_lines_by_number_and_imports_the_rest(cli, tmp_
     assert "Imported 1 book(s)" in out and "line 2: not JSON" in out and "line 3: title" in out
     with repository.pool.connection() as conn:
         conn.execute("DELETE FROM books WHERE book_id LIKE 'cli-%'")
+
+
+def test_generate_with_a_named_fault_shows_how_the_workflow_copes(cli):
+    code, _, err = cli("generate", "Learn DCF valuation", "--hours", "2", "--fault", "postgres-down-at-store", "--quiet")
+    assert code == 1 and "failed in storing: DatabaseUnavailable" in err
+    code, out, _ = cli("generate", "Learn DCF valuation", "--hours", "2", "--fault", "llm-throttled", "--json", "--quiet")
+    assert code == 0 and json.loads(out)["status"] == "complete"

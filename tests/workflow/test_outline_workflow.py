@@ -190,15 +190,22 @@ def test_an_execution_input_missing_a_field_fails_before_anything_is_recorded(ru
     assert result.status["phase"] == "queued" and result.course is None  # no state record was written
 
 
-def test_logs_carry_ids_and_counts_never_the_query(run_workflow, capsys):
+def test_logs_carry_ids_and_counts_never_the_query(run_workflow):
+    import io
+    import logging
+
     from coursegen.handlers import logger
 
+    buffer = io.StringIO()
+    capture = logging.StreamHandler(buffer)
+    capture.setFormatter(logger.registered_formatter)  # the JSON lines CloudWatch would get
+    logger.addHandler(capture)
     logger.setLevel("INFO")
     try:
-        secret_query = CourseRequest(query="Learn DCF valuation for Zanzibar Widgets Ltd", hours=1)
-        result, _ = run_workflow(secret_query)
+        result, _ = run_workflow(CourseRequest(query="Learn DCF valuation for Zanzibar Widgets Ltd", hours=1))
     finally:
         logger.setLevel("WARNING")
-    logs = capsys.readouterr().out
+        logger.removeHandler(capture)
+    logs = buffer.getvalue()
     assert result.course_id in logs and "step completed" in logs
     assert "Zanzibar" not in logs
