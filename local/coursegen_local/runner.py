@@ -280,7 +280,7 @@ class LocalRunner:
 
     def status(self, course_id: str) -> dict[str, Any]:
         try:
-            return course_status(self.container.states.load(course_id))
+            return course_status(self.container.states.load(course_id, include_text=False))
         except StateMissing:
             progress = {"parts_total": 0, "parts_done": 0, "sections_total": 0, "percent": 0}
             return {"course_id": course_id, "status": "processing", "phase": "queued", "progress": progress}

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from enum import Enum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints, TypeAdapter, ValidationError, field_validator
 
 MAX_QUERY_CHARS = 500
 MIN_HOURS = 0.25
@@ -250,6 +250,8 @@ class CourseState(BaseModel):
     """
 
     model_config = ConfigDict(use_enum_values=False)
+    # digests of the offloaded text as last loaded or saved: a save skips what did not change
+    _stored_text: dict[str, str] = PrivateAttr(default_factory=dict)
 
     # identity (the seeds' session_id is the course id) and the principal it belongs to
     session_id: str

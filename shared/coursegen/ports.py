@@ -53,7 +53,7 @@ class CourseRepository(Protocol):
 
 
 class StateStore(Protocol):
-    def load(self, course_id: str) -> CourseState: ...
+    def load(self, course_id: str, include_text: bool = True) -> CourseState: ...
 
     def create(self, state: CourseState) -> bool:
         """Write a new course's first state; False (and nothing written) if the course exists."""

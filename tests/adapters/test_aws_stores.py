@@ -98,3 +98,23 @@ def test_dynamodb_throttling_becomes_store_throttled(stores):
     states.dynamodb = Throttling()  # a stand-in client: moto cannot be told to throttle
     with pytest.raises(StoreThrottled):
         states.set_phase("c-1", "storing")
+
+
+def test_unchanged_text_is_not_written_again_and_a_status_read_skips_it(stores):
+    states, payloads, _, s3 = stores
+    states.save(full_state())
+    writes = []
+    original = payloads.put_text
+    payloads.put_text = lambda key, text: (writes.append(key), original(key, text))
+    loaded = states.load("c-1")
+    loaded.review_attempts += 1
+    states.save(loaded)
+    assert writes == []  # only DynamoDB changed
+    loaded.outline_text += "\n## Part 2: B (10 minutes)"
+    states.save(loaded)
+    assert writes == [state_key("c-1", "outline_text")]
+
+    light = states.load("c-1", include_text=False)
+    assert light.book_summaries_json == "[]" and light.review_attempts == 2
+    with pytest.raises(ValueError, match="without its text"):
+        states.save(light)

@@ -6,6 +6,7 @@ Retry and Catch can name them.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from decimal import Decimal
@@ -72,6 +73,10 @@ class S3PayloadStore:
             raise _translate(error) from error
 
 
+def _digest(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+
 def state_key(course_id: str, field: str) -> str:
     return f"courses/{course_id}/state/{field}.txt"
 
@@ -85,7 +90,9 @@ class DynamoStateStore:
         self.table = table
         self.payloads = payloads
 
-    def load(self, course_id: str) -> CourseState:
+    def load(self, course_id: str, include_text: bool = True) -> CourseState:
+        """The course's state; without include_text the big offloaded fields stay in S3 (a status
+        read needs none of them)."""
         from boto3.dynamodb.types import TypeDeserializer
 
         try:
@@ -96,23 +103,34 @@ class DynamoStateStore:
             raise StateMissing(f"No course state for {course_id}: start courses through the workflow's RecordRequest.")
         deserializer = TypeDeserializer()
         data = _plain({k: deserializer.deserialize(v) for k, v in item.items()})
-        for field in data.pop("offloaded", []):
+        offloaded = data.pop("offloaded", []) if include_text else []
+        data.pop("offloaded", None)
+        for field in offloaded:
             data[field] = self.payloads.get_text(state_key(course_id, field))
         data["session_id"] = data.pop("course_id")
         data["progress"] = {name: data.pop(name) for name in Progress.model_fields if name in data}
-        return CourseState.model_validate(data)
+        state = CourseState.model_validate(data)
+        state._stored_text = {field: _digest(data[field]) for field in offloaded}
+        if not include_text:
+            state._stored_text = {"__partial__": ""}  # saving a partial state would lose the text
+        return state
 
     def save(self, state: CourseState) -> None:
         from boto3.dynamodb.types import TypeSerializer
 
         state.updated_at = utc_now()
         state.ttl = int(time.time()) + STATE_TTL_SECONDS
+        if "__partial__" in state._stored_text:
+            raise ValueError("A state loaded without its text cannot be saved.")
         data = state.model_dump(mode="json", exclude={"session_id", *STATE_MACHINE_FIELDS})
         offloaded = []
         for field in OFFLOADED_FIELDS:
             value = data.pop(field)
             if value:
-                self.payloads.put_text(state_key(state.course_id, field), value)
+                digest = _digest(value)
+                if state._stored_text.get(field) != digest:  # unchanged text is not written again
+                    self.payloads.put_text(state_key(state.course_id, field), value)
+                    state._stored_text[field] = digest
                 offloaded.append(field)
         data["offloaded"] = offloaded
         data.update(data.pop("progress"))  # top-level, so each part can SET its own entry of part_sections

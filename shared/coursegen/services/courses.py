@@ -53,7 +53,7 @@ class CourseService:
             phase=Phase.queued,
         )
         created = self.states.create(state)
-        existing = state if created else self.states.load(course_id)
+        existing = state if created else self.states.load(course_id, include_text=False)
         if not created and (existing.owner != owner or existing.request_fingerprint != state.request_fingerprint):
             raise IdempotencyConflict(
                 "This Idempotency-Key was already used with a different request: use a new key for a new course."
@@ -113,7 +113,7 @@ class CourseService:
 
     def _own_state(self, course_id: str, owner: str) -> CourseState:
         try:
-            state = self.states.load(course_id)
+            state = self.states.load(course_id, include_text=False)
         except StateMissing:
             raise CourseNotFound(f"No course {course_id}.") from None
         if state.owner != owner:

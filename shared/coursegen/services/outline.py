@@ -334,7 +334,7 @@ class OutlineWorkflow:
         message = readable_cause(str(error.get("Cause") or "")).strip().splitlines()
         phase, started = PHASE_OF_STATE.get(failed_state), ""
         try:
-            state = self.states.load(failure.course_id)
+            state = self.states.load(failure.course_id, include_text=False)
             phase, started = phase or state.phase, state.created_at
             if phase != state.phase:
                 self.states.set_phase(failure.course_id, phase.value)  # where it broke, for the status
