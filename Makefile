@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install demo test unit lint build serve openapi fault-matrix load clean
+.PHONY: install demo test unit lint build serve openapi fault-matrix load bench clean
 
 $(STAMP): pyproject.toml shared/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ fault-matrix: install
 # 50 courses at once against coursegen serve, with a simulated model latency; prints the figures.
 load: install
 	$(BIN)/python -m coursegen_local.load --courses 50
+
+# The benchmarks: results/report.md and PNG plots (a few minutes on 2 cores).
+bench: install
+	$(BIN)/python -m bench
 
 lint: install
 	$(BIN)/sam validate --lint --region us-east-1

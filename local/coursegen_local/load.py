@@ -51,31 +51,58 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def run(courses: int, first_token: float, per_token: float, timeout: float) -> int:
-    bin_dir = Path(sys.executable).parent
-    home = tempfile.mkdtemp(prefix="coursegen-load-")
-    env = os.environ | {"COURSEGEN_HOME": home, "LLM_PROVIDER": "simulated", "DATABASE_URL": "",
-                        "SIMULATED_LLM_FIRST_TOKEN_SECONDS": str(first_token),
-                        "SIMULATED_LLM_SECONDS_PER_TOKEN": str(per_token)}
-    coursegen = str(bin_dir / "coursegen")
-    subprocess.run([coursegen, "books", "import", str(PROJECT_ROOT / "data/books/sample_library.jsonl")],
-                   env=env, check=True, capture_output=True)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen([coursegen, "serve", "--port", str(port)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
+class LocalServer:
+    """`coursegen serve` as a separate process on a free loopback port, with its own data folder,
+    the sample library, and the offline planner answering at a simulated model latency."""
+
+    def __init__(self, first_token: float, per_token: float) -> None:
+        self.first_token, self.per_token = first_token, per_token
+
+    def __enter__(self) -> "LocalServer":
+        coursegen = str(Path(sys.executable).parent / "coursegen")
+        self.env = os.environ | {"COURSEGEN_HOME": tempfile.mkdtemp(prefix="coursegen-serve-"), "LLM_PROVIDER": "simulated",
+                                 "DATABASE_URL": "", "SIMULATED_LLM_FIRST_TOKEN_SECONDS": str(self.first_token),
+                                 "SIMULATED_LLM_SECONDS_PER_TOKEN": str(self.per_token)}
+        subprocess.run([coursegen, "books", "import", str(PROJECT_ROOT / "data/books/sample_library.jsonl")],
+                       env=self.env, check=True, capture_output=True)
+        port = free_port()
+        self.base = f"http://127.0.0.1:{port}"
+        self.process = subprocess.Popen([coursegen, "serve", "--port", str(port)], env=self.env,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 60
         while True:
             try:
-                call(base, "/courses", timeout=2)
-                break
+                call(self.base, "/courses", timeout=2)
+                return self
             except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    print("coursegen serve did not start", file=sys.stderr)
-                    return 1
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    self.__exit__(None, None, None)
+                    raise RuntimeError("coursegen serve did not start") from None
                 time.sleep(0.2)
 
+    def __exit__(self, *exc) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+    def wait_for(self, course_ids: list[str], timeout: float) -> dict[str, tuple[str, float]]:
+        """Poll until every course is complete or failed (or the time is up): id -> (status, seconds)."""
+        began, finished = time.monotonic(), {}
+        while len(finished) < len(course_ids) and time.monotonic() - began < timeout:
+            for course_id in course_ids:
+                if course_id not in finished:
+                    _, status = call(self.base, f"/courses/{course_id}/status")
+                    if status.get("status") in ("complete", "error"):
+                        finished[course_id] = (status["status"], time.monotonic() - began)
+            time.sleep(0.5)
+        return finished
+
+
+def run(courses: int, first_token: float, per_token: float, timeout: float) -> int:
+    with LocalServer(first_token, per_token) as server:
+        base = server.base
         start_gate = threading.Barrier(courses)
         accepted: list[tuple[int, dict, float]] = [None] * courses  # type: ignore[list-item]
 
@@ -89,22 +116,13 @@ def run(courses: int, first_token: float, per_token: float, timeout: float) -> i
             accepted[i] = (status, body, time.perf_counter() - started)
 
         threads = [threading.Thread(target=client, args=(i,)) for i in range(courses)]
-        began = time.monotonic()
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
         ids = [body.get("course_id") for status, body, _ in accepted if status == 202]
         post_ms = [seconds * 1000 for _, _, seconds in accepted]
-
-        finished: dict[str, tuple[str, float]] = {}
-        while len(finished) < len(ids) and time.monotonic() - began < timeout:
-            for course_id in ids:
-                if course_id not in finished:
-                    _, status = call(base, f"/courses/{course_id}/status")
-                    if status.get("status") in ("complete", "error"):
-                        finished[course_id] = (status["status"], time.monotonic() - began)
-            time.sleep(0.5)
+        finished = server.wait_for(ids, timeout)
 
         complete = [c for c, (s, _) in finished.items() if s == "complete"]
         readable = sum(1 for c in complete if call(base, f"/courses/{c}")[0] == 200)
@@ -118,7 +136,7 @@ def run(courses: int, first_token: float, per_token: float, timeout: float) -> i
             ("failed (status error)", len(finished) - len(complete)),
             ("lost (no final status within the timeout)", lost),
             ("complete and readable with GET /courses/{id}", readable),
-            ("time until every course finished (s)", f"{max(durations):.1f}" if durations else "-"),
+            ("every course finished, after the last POST (s)", f"{max(durations):.1f}" if durations else "-"),
             ("course finish time p50 / p99 (s)", f"{statistics.median(durations):.1f} / {percentile(durations, 0.99):.1f}" if durations else "-"),
             ("simulated model latency", f"{first_token} s + {per_token * 1000:.1f} ms per output token"),
         ]
@@ -129,12 +147,6 @@ def run(courses: int, first_token: float, per_token: float, timeout: float) -> i
         consistent = lost == 0 and readable == len(complete) and len(finished) == courses and len(ids) == courses
         print("\nresult:", "OK - none lost, statuses consistent" if consistent else "FAILED")
         return 0 if consistent else 1
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
 
 
 def main(argv: list[str] | None = None) -> int:

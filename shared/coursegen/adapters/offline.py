@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import threading
 import time
 from collections.abc import Sequence
 from functools import cached_property
@@ -191,18 +192,23 @@ class SimulatedLatencyLlm:
     """The offline planner answering with a model's latency: a fixed start plus time per output
     token. Still not an LLM; it exists so load tests and benchmarks wait as they would on one."""
 
-    def __init__(self, first_token_seconds: float, seconds_per_token: float, planner: OfflinePlanner | None = None) -> None:
+    def __init__(self, first_token_seconds: float, seconds_per_token: float, planner=None) -> None:
         self.first_token_seconds = first_token_seconds
         self.seconds_per_token = seconds_per_token
         self.planner = planner or OfflinePlanner()
         self.name = f"{OFFLINE_PLANNER_NAME} with simulated model latency"
+        self.calls: list[tuple[str, dict, float, LlmReply]] = []  # (prompt, variables, seconds, reply)
+        self._lock = threading.Lock()
 
     def latency(self, reply: LlmReply) -> float:
         return self.first_token_seconds + self.seconds_per_token * reply.output_tokens
 
     def complete(self, prompt: Prompt) -> LlmReply:
         reply = self.planner.complete(prompt)
-        time.sleep(self.latency(reply))
+        seconds = self.latency(reply)
+        time.sleep(seconds)
+        with self._lock:
+            self.calls.append((prompt.name, prompt.variables, seconds, reply))
         return reply
 
 

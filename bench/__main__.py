@@ -1,0 +1,174 @@
+"""make bench: every benchmark of issue 5, on this machine, in a few minutes.
+
+Writes results/report.md and PNG plots beside it. `python -m bench --quick` runs a smaller grid
+(for a smoke test of the harness); the report says which grid ran.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from bench import api_latency, critical_path, memory, search_scale  # noqa: E402
+from bench.critical_path import PRICES, course_cost, run_course  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parents[1] / "results"
+FIRST_TOKEN, PER_TOKEN = 0.25, 0.01  # seconds; a real model's ~0.5 s + ~10 ms/token, with shorter answers
+
+
+def shared_adapters() -> dict:
+    from coursegen.adapters.offline import WordLlamaEmbedder
+    from coursegen.adapters.postgres import PostgresRepository, migrate
+    from coursegen.services.library import import_library
+    from coursegen_local.database import embedded_database_url
+    from coursegen_local.template import PROJECT_ROOT
+
+    url = embedded_database_url(Path(tempfile.mkdtemp(prefix="coursegen-bench-")) / "pgdata")
+    migrate(url, WordLlamaEmbedder.dimension)
+    repository, embedder = PostgresRepository(url).open(), WordLlamaEmbedder()
+    import_library((PROJECT_ROOT / "data/books/sample_library.jsonl").read_text().splitlines(), embedder, repository)
+    return {"database": repository, "embedder": embedder}
+
+
+def verdict(met: bool) -> str:
+    return "**met**" if met else "**not met**"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a small grid: checks the harness, not the figures")
+    args = parser.parse_args()
+    parts_grid, concurrency_grid = ((3, 6), (1, 4)) if args.quick else ((3, 6, 12, 24), (1, 2, 4, 8))
+    RESULTS.mkdir(exist_ok=True)
+    began = time.monotonic()
+    lines = [f"# coursegen benchmarks\n\n{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.machine()}, "
+             f"{__import__('os').cpu_count()} cores, Python {platform.python_version()}"
+             + (" - **quick grid** (harness check, not the figures)" if args.quick else "") + ".\n"]
+
+    # 1-2. critical path and cost ------------------------------------------------------------
+    print("critical path ...", flush=True)
+    adapters = shared_adapters()
+    run_course(3, 4, 0.0, 0.0, adapters)  # warm-up: imports, the embedder, the database pool
+    runs = [run_course(p, m, FIRST_TOKEN, PER_TOKEN, adapters) for p in parts_grid for m in concurrency_grid]
+    sequential = {r.parts: r.wall_seconds for r in runs if r.max_concurrency == 1}
+    lines.append("## 1. Generation time against its critical path\n")
+    lines.append(f"Simulated model latency: {FIRST_TOKEN} s + {PER_TOKEN * 1000:.0f} ms per output token (the offline "
+                 "planner's answers, about 100-150 tokens; a real model's are longer, so real calls are ~4x slower). "
+                 "Critical path = parts plan + expansions scheduled greedily on MaxConcurrency slots + any review, "
+                 "from the latencies of this very run. MaxConcurrency 1 is the seeds' one-part-after-another chain.\n")
+    lines.append("| parts | MaxConcurrency | wall (s) | critical path (s) | wall / path | speedup vs MC 1 |\n|---|---|---|---|---|---|")
+    for r in runs:
+        lines.append(f"| {r.parts} | {r.max_concurrency} | {r.wall_seconds:.2f} | {r.critical_path_seconds:.2f} | "
+                     f"{r.ratio:.3f} | {sequential.get(r.parts, r.wall_seconds) / r.wall_seconds:.2f}x |")
+    target = [r for r in runs if r.parts >= 6 and r.max_concurrency >= 4]
+    worst = max(r.ratio for r in target) if target else float("nan")
+    lines.append(f"\nFigure: wall <= 1.10 x critical path for 6+ parts at MaxConcurrency >= 4: worst {worst:.3f} - {verdict(worst <= 1.10)}.\n")
+    lines.append("![wall time against critical path](critical_path.png)\n")
+
+    lines.append("## 2. Cost per course\n")
+    lines.append(f"Prices: Step Functions Standard ${PRICES['state_transition'] * 1000:.3f} per 1,000 transitions; Lambda "
+                 f"${PRICES['lambda_request'] * 1e6:.2f} per 1M requests and ${PRICES['lambda_gb_second']:.10f} per GB-s "
+                 f"(512 MB; an LLM step is billed while it waits on the model, at real-scale latency); Claude 3.5 Haiku on "
+                 f"Bedrock ${PRICES['input_token'] * 1e6:.2f} / ${PRICES['output_token'] * 1e6:.2f} per 1M input / output tokens. "
+                 f"Prices of {PRICES['date']}. Tokens are the offline planner's, estimated at 4 characters a token; a real "
+                 "model writes longer answers, so the output side is an underestimate.\n")
+    lines.append("| parts | transitions | Lambda invocations | LLM calls | tokens in / out | Step Functions $ | Lambda $ | LLM $ | total $ |\n|---|---|---|---|---|---|---|---|---|")
+    for r in runs:
+        if r.max_concurrency == concurrency_grid[-1]:
+            c = course_cost(r)
+            lines.append(f"| {r.parts} | {r.transitions} | {r.lambda_invocations} | {r.llm_calls} | {r.input_tokens:,} / {r.output_tokens:,} | "
+                         f"{c['step_functions']:.5f} | {c['lambda']:.5f} | {c['llm']:.4f} | {c['total']:.4f} |")
+
+    # 5. payloads and memory -------------------------------------------------------------------
+    print("payloads and memory ...", flush=True)
+    forty = run_course(40, 4, 0.0, 0.0, adapters)
+    rss = memory.peak_rss_mb()
+    adapters["database"].close()
+    largest = max(max(r.largest_payload_bytes for r in runs), forty.largest_payload_bytes)
+
+    # 3. API latency ----------------------------------------------------------------------------
+    print("API latency ...", flush=True)
+    api = api_latency.measure()
+    lines.append("\n## 3. API latency on `coursegen serve`\n")
+    lines.append("Clients send their requests back to back; every POST starts a real execution in the same process "
+                 "(see the note below).\n")
+    lines.append("| clients | requests | POST p50 (ms) | POST p99 (ms) | GET status p50 (ms) | GET status p99 (ms) | courses completed |\n|---|---|---|---|---|---|---|")
+    for row in api:
+        lines.append(f"| {row['clients']} | {row['requests']} | {row['post_p50_ms']:.0f} | {row['post_p99_ms']:.0f} | "
+                     f"{row['get_p50_ms']:.0f} | {row['get_p99_ms']:.0f} | {row['completed']} |")
+    ten = next(row for row in api if row["clients"] == 10)
+    lines.append(f"\nFigure: POST p99 under 200 ms locally at 10 clients: {ten['post_p99_ms']:.0f} ms - {verdict(ten['post_p99_ms'] < 200)}.\n")
+
+    # 4. search at scale ------------------------------------------------------------------------
+    print("search at scale ...", flush=True)
+    search = search_scale.measure((10_000,) if args.quick else (10_000, 100_000))
+    lines.append("## 4. Search at scale (pgvector 0.6, embedded PostgreSQL 16)\n")
+    lines.append(search_scale.__doc__.split("\n\n", 1)[1].strip() + "\n")
+    lines.append("| vectors | ingest rows/s | HNSW build (s) | exact p50 / p95 (ms) | HNSW ef 40 p50 / p95 (ms) | recall@10 | HNSW ef 100 p50 / p95 (ms) | recall@10 | index used |\n|---|---|---|---|---|---|---|---|---|")
+    for s in search:
+        lines.append(f"| {s['vectors']:,} | {s['ingest_rows_per_s']:,.0f} | {s['index_build_s']:.1f} | {s['exact_p50_ms']:.1f} / {s['exact_p95_ms']:.1f} | "
+                     f"{s['hnsw40_p50_ms']:.2f} / {s['hnsw40_p95_ms']:.2f} | {s['hnsw40_recall']:.3f} | "
+                     f"{s['hnsw100_p50_ms']:.2f} / {s['hnsw100_p95_ms']:.2f} | {s['hnsw100_recall']:.3f} | {'yes' if s['index_used'] else 'no'} |")
+    biggest = search[-1]
+    best_ef = 40 if biggest["hnsw40_recall"] >= 0.95 else 100
+    met = biggest[f"hnsw{best_ef}_p95_ms"] <= 10 and biggest[f"hnsw{best_ef}_recall"] >= 0.95
+    lines.append(f"\nFigure: HNSW p95 <= 10 ms at {biggest['vectors']:,} with recall@10 >= 0.95: ef_search {best_ef}, "
+                 f"p95 {biggest[f'hnsw{best_ef}_p95_ms']:.2f} ms, recall {biggest[f'hnsw{best_ef}_recall']:.3f} - {verdict(met)}.\n")
+    lines.append("![search latency](search.png)\n")
+
+    lines.append("## 5. Payloads and memory\n")
+    lines.append(f"- Largest state payload of any run above, a 40-part course included: {largest:,} bytes "
+                 f"(40-part course: {forty.largest_payload_bytes:,} bytes, {forty.transitions} transitions) - "
+                 f"no state payload over 8 KB: {verdict(largest <= 8192)}.")
+    lines.append(f"- Peak RSS of `coursegen generate` (a 2-hour course, one process: moto, the handlers, WordLlama): {rss:.0f} MB.\n")
+    lines.append(f"Whole run: {time.monotonic() - began:.0f} s.\n")
+
+    plot_critical_path(runs, concurrency_grid)
+    plot_search(search)
+    (RESULTS / "report.md").write_text("\n".join(lines) + "\n")
+    print((RESULTS / "report.md").read_text())
+    return 0
+
+
+def plot_critical_path(runs, concurrency_grid) -> None:
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    for m in concurrency_grid:
+        mine = [r for r in runs if r.max_concurrency == m]
+        left.plot([r.parts for r in mine], [r.wall_seconds for r in mine], marker="o", label=f"wall, MC {m}")
+        left.plot([r.parts for r in mine], [r.critical_path_seconds for r in mine], linestyle="--", color=left.lines[-1].get_color())
+        right.plot([r.parts for r in mine], [r.ratio for r in mine], marker="o", label=f"MC {m}")
+    left.set(xlabel="parts", ylabel="seconds", title="Wall time (solid) and critical path (dashed)")
+    right.axhline(1.10, color="red", linestyle=":", label="1.10 target")
+    right.set(xlabel="parts", ylabel="wall / critical path", title="Orchestration overhead")
+    left.legend(fontsize=8)
+    right.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(RESULTS / "critical_path.png", dpi=110)
+
+
+def plot_search(search) -> None:
+    figure, axis = plt.subplots(figsize=(7, 4))
+    labels = ["exact", "HNSW ef 40", "HNSW ef 100"]
+    keys = ["exact_p95_ms", "hnsw40_p95_ms", "hnsw100_p95_ms"]
+    width = 0.8 / len(search)
+    for i, s in enumerate(search):
+        axis.bar([x + i * width for x in range(len(labels))], [s[k] for k in keys], width, label=f"{s['vectors']:,} vectors")
+    axis.set_xticks([x + width * (len(search) - 1) / 2 for x in range(len(labels))], labels)
+    axis.set(ylabel="p95 latency (ms, log)", yscale="log", title="pgvector top-10 latency")
+    axis.axhline(10, color="red", linestyle=":", label="10 ms target")
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(RESULTS / "search.png", dpi=110)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

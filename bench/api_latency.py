@@ -1,0 +1,55 @@
+"""POST /courses and GET status latency on `coursegen serve` under 1, 10 and 50 concurrent clients.
+
+Each client sends its requests back to back; every POST starts a real execution in the server
+process (offline planner at a simulated model latency), so later requests share the machine with
+the courses the earlier ones started - as they would share a laptop. Between levels the server
+is left to finish every course, so each level starts from a quiet server."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from coursegen_local.load import BODY, LocalServer, call, percentile
+
+LEVELS = {1: 10, 10: 3, 50: 1}  # concurrent clients -> POSTs (and status GETs) per client
+
+
+def measure(first_token: float = 0.5, per_token: float = 0.002) -> list[dict]:
+    rows = []
+    with LocalServer(first_token, per_token) as server:
+        call(server.base, "/courses", BODY)  # warm the handlers
+        for clients, per_client in LEVELS.items():
+            post_ms: list[float] = []
+            get_ms: list[float] = []
+            ids: list[str] = []
+            lock = threading.Lock()
+            gate = threading.Barrier(clients)
+
+            def client() -> None:
+                gate.wait()
+                for _ in range(per_client):
+                    started = time.perf_counter()
+                    status, body = call(server.base, "/courses", BODY)
+                    posted = time.perf_counter()
+                    call(server.base, f"/courses/{body['course_id']}/status")
+                    got = time.perf_counter()
+                    with lock:
+                        post_ms.append((posted - started) * 1000)
+                        get_ms.append((got - posted) * 1000)
+                        ids.append(body["course_id"])
+
+            threads = [threading.Thread(target=client) for _ in range(clients)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            finished = server.wait_for(ids, timeout=600)
+            rows.append({
+                "clients": clients,
+                "requests": len(post_ms),
+                "post_p50_ms": percentile(post_ms, 0.5), "post_p99_ms": percentile(post_ms, 0.99),
+                "get_p50_ms": percentile(get_ms, 0.5), "get_p99_ms": percentile(get_ms, 0.99),
+                "completed": sum(1 for status, _ in finished.values() if status == "complete"),
+            })
+    return rows

@@ -1,0 +1,121 @@
+"""Generation time against its critical path, and the cost of a course.
+
+Full courses run through the offline runner with the offline planner answering at a simulated
+model latency (a fixed start plus time per output token, scaled down from a real model's so the
+run stays short). Each call's latency is recorded, so the critical path is computed from the
+very latencies the run waited on: the parts plan, then the expansions scheduled greedily on
+MaxConcurrency slots in part order (as the Map runs them), then any review.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime
+
+from coursegen.adapters.offline import OfflinePlanner, SimulatedLatencyLlm
+from coursegen.domain.prompts import Prompt
+from coursegen.models import CourseRequest
+from coursegen_local.runner import LocalRunner
+
+PART_MINUTES = 20
+
+
+class FixedPartsPlanner:
+    """The offline planner asked for exactly `parts` parts (the guidance would choose its own)."""
+
+    def __init__(self, parts: int) -> None:
+        self.parts = parts
+        self.planner = OfflinePlanner()
+        self.name = self.planner.name
+
+    def complete(self, prompt: Prompt):
+        if prompt.name == "courses.generate_parts":
+            variables = dict(prompt.variables, parts_count_guidance=f"Plan {self.parts} parts.")
+            prompt = dataclasses.replace(prompt, variables=variables)
+        return self.planner.complete(prompt)
+
+
+def greedy_makespan(durations: list[float], slots: int) -> float:
+    """When the last of the items ends if each starts, in order, on the first free slot."""
+    free_at = [0.0] * max(1, slots)
+    for duration in durations:
+        slot = free_at.index(min(free_at))
+        free_at[slot] += duration
+    return max(free_at) if durations else 0.0
+
+
+@dataclass
+class PathRun:
+    parts: int
+    max_concurrency: int
+    wall_seconds: float
+    critical_path_seconds: float
+    transitions: int
+    lambda_invocations: int
+    llm_calls: int
+    input_tokens: int
+    output_tokens: int
+    largest_payload_bytes: int
+    reviewed: bool
+
+    @property
+    def ratio(self) -> float:
+        return self.wall_seconds / self.critical_path_seconds
+
+
+def run_course(parts: int, max_concurrency: int, first_token: float, per_token: float, adapters: dict) -> PathRun:
+    llm = SimulatedLatencyLlm(first_token, per_token, planner=FixedPartsPlanner(parts))
+    overrides = {"MapMaxConcurrency": str(max_concurrency)}
+    with LocalRunner(parameter_overrides=overrides, llm=llm, **adapters) as runner:
+        request = CourseRequest(query="Learn DCF valuation", hours=parts * PART_MINUTES / 60)
+        result = runner.run(request, poll_seconds=0.5, timeout_seconds=1800)
+        history = runner._history(runner.execution_arn(result.course_id))
+    assert result.execution_status == "SUCCEEDED", result.status
+    started, ended = history[0]["timestamp"], history[-1]["timestamp"]
+    wall = (ended - started).total_seconds() if isinstance(started, datetime) else float(ended - started)
+    plan = sum(s for name, _, s, _ in llm.calls if name == "courses.generate_parts")
+    expansions = sorted(((v["part_index"], s) for name, v, s, _ in llm.calls if name == "courses.expand_part"))
+    review = sum(s for name, _, s, _ in llm.calls if name == "courses.review_outline")
+    critical = plan + greedy_makespan([s for _, s in expansions], max_concurrency) + review
+    return PathRun(
+        parts=len(result.course.outline.parts),
+        max_concurrency=max_concurrency,
+        wall_seconds=wall,
+        critical_path_seconds=critical,
+        transitions=result.transitions,
+        lambda_invocations=result.lambda_invocations,
+        llm_calls=len(llm.calls),
+        input_tokens=sum(reply.input_tokens for *_, reply in llm.calls),
+        output_tokens=sum(reply.output_tokens for *_, reply in llm.calls),
+        largest_payload_bytes=result.largest_payload_bytes,
+        reviewed=review > 0,
+    )
+
+
+# Public on-demand prices, us-east-1, as published on the AWS pricing pages in 2025 (written from
+# those pages, not fetched: this machine reaches no network but package registries).
+PRICES = {
+    "date": "2025 (us-east-1, on-demand; check the AWS pricing pages for today's)",
+    "state_transition": 0.025 / 1000,  # Step Functions Standard, per transition
+    "lambda_request": 0.20 / 1_000_000,
+    "lambda_gb_second": 0.0000166667,  # x86
+    "input_token": 0.80 / 1_000_000,  # Claude 3.5 Haiku on Bedrock
+    "output_token": 4.00 / 1_000_000,
+}
+LAMBDA_GB = 0.5  # the template's MemorySize
+LAMBDA_SECONDS_PER_STEP = 0.15  # a step's own work, beside the model call it waits on
+
+
+def course_cost(run: PathRun, real_seconds_per_output_token: float = 0.01, real_first_token: float = 0.5) -> dict[str, float]:
+    """Dollars per course. LLM-calling Lambdas are billed while they wait on the model, so their
+    duration is the model's real-scale latency for the same answers."""
+    waiting = run.llm_calls * real_first_token + run.output_tokens * real_seconds_per_output_token
+    gb_seconds = LAMBDA_GB * (waiting + LAMBDA_SECONDS_PER_STEP * run.lambda_invocations)
+    cost = {
+        "step_functions": run.transitions * PRICES["state_transition"],
+        "lambda": run.lambda_invocations * PRICES["lambda_request"] + gb_seconds * PRICES["lambda_gb_second"],
+        "llm": run.input_tokens * PRICES["input_token"] + run.output_tokens * PRICES["output_token"],
+    }
+    cost["total"] = sum(cost.values())
+    return cost
