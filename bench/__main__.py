@@ -72,6 +72,15 @@ def main() -> int:
     target = [r for r in runs if r.parts >= 6 and r.max_concurrency >= 4]
     worst = max(r.ratio for r in target) if target else float("nan")
     lines.append(f"\nFigure: wall <= 1.10 x critical path for 6+ parts at MaxConcurrency >= 4: worst {worst:.3f} - {verdict(worst <= 1.10)}.\n")
+    overhead = [r.wall_seconds - r.critical_path_seconds for r in target]
+    if target:
+        scale = 4  # real calls are about this much slower than the simulated ones (see above)
+        projected = max((r.critical_path_seconds * scale + (r.wall_seconds - r.critical_path_seconds)) / (r.critical_path_seconds * scale)
+                        for r in target)
+        lines.append(f"The orchestration adds {min(overhead):.2f}-{max(overhead):.2f} s per course whatever the latency (moto's "
+                     f"interpreter and the state-store calls of each step on the critical path); against the scaled-down "
+                     f"critical path that is the whole excess. With real-scale model calls ({scale}x these) the same "
+                     f"overhead gives at most {projected:.3f}.\n")
     lines.append("![wall time against critical path](critical_path.png)\n")
 
     lines.append("## 2. Cost per course\n")
@@ -99,8 +108,11 @@ def main() -> int:
     print("API latency ...", flush=True)
     api = api_latency.measure()
     lines.append("\n## 3. API latency on `coursegen serve`\n")
-    lines.append("Clients send their requests back to back; every POST starts a real execution in the same process "
-                 "(see the note below).\n")
+    lines.append("Clients send their requests back to back; every POST starts a real execution in the same process: "
+                 "offline, the API, moto's Step Functions interpreter and every running course share one Python process "
+                 "(one GIL) on this 2-core machine, and each course costs about 0.6 s of CPU. The latency measured at 10 "
+                 "and 50 clients is mostly the wait for that lock behind the courses the earlier requests started; in "
+                 "AWS the API function runs apart from the workflow's functions.\n")
     lines.append("| clients | requests | POST p50 (ms) | POST p99 (ms) | GET status p50 (ms) | GET status p99 (ms) | courses completed |\n|---|---|---|---|---|---|---|")
     for row in api:
         lines.append(f"| {row['clients']} | {row['requests']} | {row['post_p50_ms']:.0f} | {row['post_p99_ms']:.0f} | "
@@ -113,13 +125,16 @@ def main() -> int:
     search = search_scale.measure((10_000,) if args.quick else (10_000, 100_000))
     lines.append("## 4. Search at scale (pgvector 0.6, embedded PostgreSQL 16)\n")
     lines.append(search_scale.__doc__.split("\n\n", 1)[1].strip() + "\n")
-    lines.append("| vectors | ingest rows/s | HNSW build (s) | exact p50 / p95 (ms) | HNSW ef 40 p50 / p95 (ms) | recall@10 | HNSW ef 100 p50 / p95 (ms) | recall@10 | index used |\n|---|---|---|---|---|---|---|---|---|")
+    efs = search_scale.EF_SEARCH
+    lines.append("| vectors | ingest rows/s | HNSW build (s) | exact p50 / p95 (ms) | "
+                 + " | ".join(f"HNSW ef {ef} p50 / p95 (ms) | recall@10" for ef in efs) + " | index used |")
+    lines.append("|---" * (5 + 2 * len(efs)) + "|")
     for s in search:
         lines.append(f"| {s['vectors']:,} | {s['ingest_rows_per_s']:,.0f} | {s['index_build_s']:.1f} | {s['exact_p50_ms']:.1f} / {s['exact_p95_ms']:.1f} | "
-                     f"{s['hnsw40_p50_ms']:.2f} / {s['hnsw40_p95_ms']:.2f} | {s['hnsw40_recall']:.3f} | "
-                     f"{s['hnsw100_p50_ms']:.2f} / {s['hnsw100_p95_ms']:.2f} | {s['hnsw100_recall']:.3f} | {'yes' if s['index_used'] else 'no'} |")
+                     + " | ".join(f"{s[f'hnsw{ef}_p50_ms']:.2f} / {s[f'hnsw{ef}_p95_ms']:.2f} | {s[f'hnsw{ef}_recall']:.3f}" for ef in efs)
+                     + f" | {'yes' if s['index_used'] else 'no'} |")
     biggest = search[-1]
-    best_ef = 40 if biggest["hnsw40_recall"] >= 0.95 else 100
+    best_ef = next((ef for ef in efs if biggest[f"hnsw{ef}_recall"] >= 0.95), efs[-1])  # the cheapest that reaches it
     met = biggest[f"hnsw{best_ef}_p95_ms"] <= 10 and biggest[f"hnsw{best_ef}_recall"] >= 0.95
     lines.append(f"\nFigure: HNSW p95 <= 10 ms at {biggest['vectors']:,} with recall@10 >= 0.95: ef_search {best_ef}, "
                  f"p95 {biggest[f'hnsw{best_ef}_p95_ms']:.2f} ms, recall {biggest[f'hnsw{best_ef}_recall']:.3f} - {verdict(met)}.\n")
@@ -157,8 +172,8 @@ def plot_critical_path(runs, concurrency_grid) -> None:
 
 def plot_search(search) -> None:
     figure, axis = plt.subplots(figsize=(7, 4))
-    labels = ["exact", "HNSW ef 40", "HNSW ef 100"]
-    keys = ["exact_p95_ms", "hnsw40_p95_ms", "hnsw100_p95_ms"]
+    labels = ["exact"] + [f"HNSW ef {ef}" for ef in search_scale.EF_SEARCH]
+    keys = ["exact_p95_ms"] + [f"hnsw{ef}_p95_ms" for ef in search_scale.EF_SEARCH]
     width = 0.8 / len(search)
     for i, s in enumerate(search):
         axis.bar([x + i * width for x in range(len(labels))], [s[k] for k in keys], width, label=f"{s['vectors']:,} vectors")

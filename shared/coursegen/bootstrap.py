@@ -78,7 +78,7 @@ class Container:
         with self._lock:
             conninfo = self.settings.database_url or _conninfo_from_secret(self.settings)
             migrate(conninfo, self.settings.embedding_dim)
-            return PostgresRepository(conninfo).open()
+            return PostgresRepository(conninfo, ef_search=self.settings.search_ef_search).open()
 
     @cached_property
     def books(self) -> BookRepository:

@@ -31,6 +31,7 @@ class Settings(BaseModel):
     state_machine_arn: str = ""
     search_top_k: int = Field(8, ge=1, le=50)
     search_min_similarity: float = Field(0.2, ge=-1, le=1)
+    search_ef_search: int = Field(200, ge=10, le=1000)
     llm_max_repairs: int = Field(2, ge=0, le=5)
     aws_region: str = "us-east-1"
 

@@ -23,8 +23,9 @@ from coursegen.services.outline import OutlineWorkflow
 logger = Logger(service="coursegen")
 tracer = Tracer(service="coursegen")
 metrics = Metrics(namespace="coursegen", service="coursegen")
-# Powertools prints the cold-start metric even when POWERTOOLS_METRICS_DISABLED is set; honour it here.
-_COLD_START_METRIC = os.environ.get("POWERTOOLS_METRICS_DISABLED", "false").lower() != "true"
+# Powertools prints the cold-start metric even when POWERTOOLS_METRICS_DISABLED is set, and keeps
+# (never flushes) the metrics added meanwhile until 100 pile up and print: offline, add none.
+_METRICS_ENABLED = os.environ.get("POWERTOOLS_METRICS_DISABLED", "false").lower() != "true"
 
 
 def workflow_step(step: Callable[[OutlineWorkflow, BaseModel], dict], model: type[BaseModel]):
@@ -32,7 +33,7 @@ def workflow_step(step: Callable[[OutlineWorkflow, BaseModel], dict], model: typ
 
     @logger.inject_lambda_context(clear_state=True)
     @tracer.capture_lambda_handler(capture_response=False)
-    @metrics.log_metrics(capture_cold_start_metric=_COLD_START_METRIC)
+    @metrics.log_metrics(capture_cold_start_metric=_METRICS_ENABLED)
     def lambda_handler(event: dict, context: LambdaContext) -> dict:
         try:
             request = model.model_validate(event)
@@ -41,7 +42,8 @@ def workflow_step(step: Callable[[OutlineWorkflow, BaseModel], dict], model: typ
         # thread-safe: offline, Map iterations run in threads of one process
         logger.thread_safe_append_keys(course_id=getattr(request, "course_id", None), step=name)
         result = step(outline_workflow(), request)
-        metrics.add_metric(name=f"{name}_completed", unit=MetricUnit.Count, value=1)
+        if _METRICS_ENABLED:
+            metrics.add_metric(name=f"{name}_completed", unit=MetricUnit.Count, value=1)
         logger.info("step completed", extra={"result": result})
         return result
 

@@ -59,8 +59,11 @@ def migrate(conninfo: str, embedding_dim: int) -> list[str]:
 class PostgresRepository:
     """BookRepository and CourseRepository over one connection pool."""
 
-    def __init__(self, conninfo: str, *, max_connections: int = 4, timeout_seconds: float = 10) -> None:
+    def __init__(self, conninfo: str, *, max_connections: int = 4, timeout_seconds: float = 10, ef_search: int = 200) -> None:
         self.timeout_seconds = timeout_seconds
+        # HNSW candidates per search: 200 keeps recall@10 above 0.95 at 100k vectors (make bench),
+        # where pgvector's default of 40 gives about 0.87.
+        self.ef_search = int(ef_search)
         self.pool = ConnectionPool(
             conninfo,
             min_size=1,
@@ -113,7 +116,8 @@ class PostgresRepository:
 
     def search(self, embedding: Sequence[float], top_k: int, min_similarity: float, model_id: str | None = None) -> list[FoundBook]:
         vector = Vector(list(embedding))
-        with self._connection() as conn:
+        with self._connection() as conn, conn.transaction():
+            conn.execute(f"SET LOCAL hnsw.ef_search = {self.ef_search}")
             rows = conn.execute(
                 """
                 SELECT book_id, title, author, subject, year, summary, key_topics, embedding_model,
