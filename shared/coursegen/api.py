@@ -135,9 +135,19 @@ def _bad_request(error: RequestValidationError) -> Response:
     return _problem(HTTPStatus.BAD_REQUEST, f"Invalid request: {summary}", errors)
 
 
-@app.exception_handler(Unauthenticated)
-def _unauthenticated(error: Unauthenticated) -> Response:
-    return _problem(HTTPStatus.UNAUTHORIZED, str(error))
+# Domain errors whose message is the answer, by the status they mean.
+_STATUS_OF = {
+    Unauthenticated: HTTPStatus.UNAUTHORIZED,
+    CourseNotFound: HTTPStatus.NOT_FOUND,
+    CourseNotReady: HTTPStatus.CONFLICT,
+    NotResumable: HTTPStatus.CONFLICT,
+    IdempotencyConflict: HTTPStatus.CONFLICT,
+}
+
+
+@app.exception_handler(list(_STATUS_OF))
+def _domain_error(error: Exception) -> Response:
+    return _problem(_STATUS_OF[type(error)], str(error))
 
 
 @app.exception_handler(RequestUnsupportedContentType)
@@ -159,29 +169,9 @@ def _internal(error: Exception) -> Response:
     return _problem(HTTPStatus.INTERNAL_SERVER_ERROR, f"Internal error (request {request_id}); nothing was started twice.")
 
 
-@app.exception_handler(CourseNotFound)
-def _not_found(error: CourseNotFound) -> Response:
-    return _problem(HTTPStatus.NOT_FOUND, str(error))
-
-
 @app.exception_handler(NotFoundError)
 def _no_route(error: NotFoundError) -> Response:
     return _problem(HTTPStatus.NOT_FOUND, "No such resource: see the API's OpenAPI document (openapi.json).")
-
-
-@app.exception_handler(CourseNotReady)
-def _not_ready(error: CourseNotReady) -> Response:
-    return _problem(HTTPStatus.CONFLICT, str(error))
-
-
-@app.exception_handler(NotResumable)
-def _not_resumable(error: NotResumable) -> Response:
-    return _problem(HTTPStatus.CONFLICT, str(error))
-
-
-@app.exception_handler(IdempotencyConflict)
-def _conflict(error: IdempotencyConflict) -> Response:
-    return _problem(HTTPStatus.CONFLICT, str(error))
 
 
 @app.post(
