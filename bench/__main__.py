@@ -7,7 +7,9 @@ Writes results/report.md and PNG plots beside it. `python -m bench --quick` runs
 from __future__ import annotations
 
 import argparse
+import atexit
 import platform
+import shutil
 import tempfile
 import time
 from datetime import datetime, timezone
@@ -32,7 +34,9 @@ def shared_adapters() -> dict:
     from coursegen_local.database import embedded_database_url
     from coursegen_local.template import PROJECT_ROOT
 
-    url = embedded_database_url(Path(tempfile.mkdtemp(prefix="coursegen-bench-")) / "pgdata")
+    home = tempfile.mkdtemp(prefix="coursegen-bench-")
+    atexit.register(shutil.rmtree, home, True)  # runs after pgserver's own exit hook stops the server
+    url = embedded_database_url(Path(home) / "pgdata")
     migrate(url, WordLlamaEmbedder.dimension)
     repository, embedder = PostgresRepository(url).open(), WordLlamaEmbedder()
     import_library((PROJECT_ROOT / "data/books/sample_library.jsonl").read_text().splitlines(), embedder, repository)
@@ -100,8 +104,8 @@ def main() -> int:
     # 5. payloads and memory -------------------------------------------------------------------
     print("payloads and memory ...", flush=True)
     forty = run_course(40, 4, 0.0, 0.0, adapters)
-    rss = memory.peak_rss_mb()
     adapters["database"].close()
+    rss = memory.peak_rss_mb()
     largest = max(max(r.largest_payload_bytes for r in runs), forty.largest_payload_bytes)
 
     # 3. API latency ----------------------------------------------------------------------------
@@ -113,6 +117,7 @@ def main() -> int:
                  "(one GIL) on this 2-core machine, and each course costs about 0.6 s of CPU. The latency measured at 10 "
                  "and 50 clients is mostly the wait for that lock behind the courses the earlier requests started; in "
                  "AWS the API function runs apart from the workflow's functions.\n")
+    lines.append("Percentiles interpolate between ranks; with this many samples p99 is close to the slowest request.\n")
     lines.append("| clients | requests | POST p50 (ms) | POST p99 (ms) | GET status p50 (ms) | GET status p99 (ms) | courses completed |\n|---|---|---|---|---|---|---|")
     for row in api:
         lines.append(f"| {row['clients']} | {row['requests']} | {row['post_p50_ms']:.0f} | {row['post_p99_ms']:.0f} | "

@@ -12,13 +12,14 @@ import time
 
 from coursegen_local.load import BODY, LocalServer, call, percentile
 
-LEVELS = {1: 10, 10: 3, 50: 1}  # concurrent clients -> POSTs (and status GETs) per client
+LEVELS = {1: 20, 10: 5, 50: 2}  # concurrent clients -> POSTs (and status GETs) per client
 
 
 def measure(first_token: float = 0.5, per_token: float = 0.002) -> list[dict]:
     rows = []
     with LocalServer(first_token, per_token) as server:
-        call(server.base, "/courses", BODY)  # warm the handlers
+        _, warm = call(server.base, "/courses", BODY)  # warm the handlers, and let that course finish
+        server.wait_for([warm["course_id"]], timeout=120)
         for clients, per_client in LEVELS.items():
             post_ms: list[float] = []
             get_ms: list[float] = []

@@ -75,9 +75,12 @@ def run_course(parts: int, max_concurrency: int, first_token: float, per_token: 
     started, ended = history[0]["timestamp"], history[-1]["timestamp"]
     wall = (ended - started).total_seconds() if isinstance(started, datetime) else float(ended - started)
     plan = sum(s for name, _, s, _ in llm.calls if name == "courses.generate_parts")
-    expansions = sorted(((v["part_index"], s) for name, v, s, _ in llm.calls if name == "courses.expand_part"))
+    per_part: dict[int, float] = {}  # a part's calls (with any repair) run in one Map iteration
+    for name, variables, seconds, _ in llm.calls:
+        if name == "courses.expand_part":
+            per_part[variables["part_index"]] = per_part.get(variables["part_index"], 0.0) + seconds
     review = sum(s for name, _, s, _ in llm.calls if name == "courses.review_outline")
-    critical = plan + greedy_makespan([s for _, s in expansions], max_concurrency) + review
+    critical = plan + greedy_makespan([per_part[i] for i in sorted(per_part)], max_concurrency) + review
     return PathRun(
         parts=len(result.course.outline.parts),
         max_concurrency=max_concurrency,

@@ -20,9 +20,10 @@ _GENERATE = (
 
 
 def peak_rss_mb(hours: float = 2.0) -> float:
-    env = os.environ | {"COURSEGEN_HOME": tempfile.mkdtemp(prefix="coursegen-rss-"), "DATABASE_URL": ""}
-    coursegen = str(Path(sys.executable).parent / "coursegen")
-    subprocess.run([coursegen, "books", "import", str(PROJECT_ROOT / "data/books/sample_library.jsonl")],
-                   env=env, check=True, capture_output=True)
-    done = subprocess.run([sys.executable, "-c", _GENERATE, str(hours)], env=env, check=True, capture_output=True, text=True)
+    with tempfile.TemporaryDirectory(prefix="coursegen-rss-") as home:
+        env = os.environ | {"COURSEGEN_HOME": home, "DATABASE_URL": ""}
+        coursegen = str(Path(sys.executable).parent / "coursegen")
+        subprocess.run([coursegen, "books", "import", str(PROJECT_ROOT / "data/books/sample_library.jsonl")],
+                       env=env, check=True, capture_output=True)
+        done = subprocess.run([sys.executable, "-c", _GENERATE, str(hours)], env=env, check=True, capture_output=True, text=True)
     return int(done.stderr.strip().splitlines()[-1]) / 1024  # ru_maxrss is KiB on Linux

@@ -9,6 +9,8 @@ ef_construction=64, searched with ef_search 40 (pgvector's default), 100 and 200
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -40,7 +42,9 @@ def timed_queries(conn: psycopg.Connection, queries: np.ndarray) -> tuple[list[l
 
 
 def measure(sizes: tuple[int, ...] = (10_000, 100_000)) -> list[dict]:
-    url = embedded_database_url(Path(tempfile.mkdtemp(prefix="coursegen-bench-")) / "pgdata")
+    home = tempfile.mkdtemp(prefix="coursegen-bench-")
+    atexit.register(shutil.rmtree, home, True)  # after pgserver's exit hook has stopped the server
+    url = embedded_database_url(Path(home) / "pgdata")
     rng = np.random.default_rng(7)
     rows = []
     with psycopg.connect(url, autocommit=True) as conn:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -171,6 +172,7 @@ def _serve(args: argparse.Namespace) -> int:
     from coursegen_local.runner import LocalRunner
     from coursegen_local.server import make_server
 
+    signal.signal(signal.SIGTERM, _stop_like_ctrl_c)
     with LocalRunner() as runner:
         try:
             server = make_server(runner, args.host, args.port)
@@ -185,6 +187,12 @@ def _serve(args: argparse.Namespace) -> int:
         finally:
             server.server_close()
     return 0
+
+
+def _stop_like_ctrl_c(signum, frame) -> None:
+    """SIGTERM (a supervisor, the load test) ends serve as Ctrl-C does, so the embedded
+    PostgreSQL is stopped on the way out instead of being left running."""
+    raise KeyboardInterrupt
 
 
 def _with_repository(action):

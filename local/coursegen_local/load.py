@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -47,8 +48,13 @@ def free_port() -> int:
 
 
 def percentile(values: list[float], q: float) -> float:
+    """Linear interpolation between the closest ranks (numpy's default); with few samples a high
+    percentile is close to the maximum, so reports give the sample count beside it."""
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+    position = q * (len(ordered) - 1)
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 class LocalServer:
@@ -60,7 +66,8 @@ class LocalServer:
 
     def __enter__(self) -> "LocalServer":
         coursegen = str(Path(sys.executable).parent / "coursegen")
-        self.env = os.environ | {"COURSEGEN_HOME": tempfile.mkdtemp(prefix="coursegen-serve-"), "LLM_PROVIDER": "simulated",
+        self.home = tempfile.mkdtemp(prefix="coursegen-serve-")
+        self.env = os.environ | {"COURSEGEN_HOME": self.home, "LLM_PROVIDER": "simulated",
                                  "DATABASE_URL": "", "SIMULATED_LLM_FIRST_TOKEN_SECONDS": str(self.first_token),
                                  "SIMULATED_LLM_SECONDS_PER_TOKEN": str(self.per_token)}
         subprocess.run([coursegen, "books", "import", str(PROJECT_ROOT / "data/books/sample_library.jsonl")],
@@ -81,11 +88,12 @@ class LocalServer:
                 time.sleep(0.2)
 
     def __exit__(self, *exc) -> None:
-        self.process.terminate()
+        self.process.terminate()  # serve stops its embedded PostgreSQL on SIGTERM
         try:
-            self.process.wait(timeout=20)
+            self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self.process.kill()
+        shutil.rmtree(self.home, ignore_errors=True)
 
     def wait_for(self, course_ids: list[str], timeout: float) -> dict[str, tuple[str, float]]:
         """Poll until every course is complete or failed (or the time is up): id -> (status, seconds)."""

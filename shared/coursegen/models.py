@@ -284,6 +284,7 @@ class CourseState(BaseModel):
     error_message: str = ""
     error_type: str = ""
     execution_arn: str = ""
+    resumes: int = 0
     # the time budget, as last measured
     review_attempts: int = 0
     total_minutes: int | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from coursegen.domain.prompts import Prompt
@@ -60,6 +61,11 @@ class StateStore(Protocol):
 
     def delete(self, course_id: str) -> None: ...
 
+    def claim_resume(self, course_id: str) -> int:
+        """Mark a failed course processing again, atomically; the resume's number. NotResumable otherwise."""
+
+    def release_resume(self, course_id: str) -> None: ...
+
     def save(self, state: CourseState) -> None: ...
 
     def set_phase(self, course_id: str, phase: str) -> None:
@@ -78,3 +84,5 @@ class PayloadStore(Protocol):
 class WorkflowStarter(Protocol):
     def start(self, execution_name: str, execution_input: str) -> bool:
         """Start the course-generation execution; False if one with this name was started before."""
+
+    def started_at(self, execution_name: str) -> datetime | None: ...

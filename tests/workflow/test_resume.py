@@ -47,3 +47,25 @@ def test_the_same_course_id_with_another_request_reuses_nothing(run_workflow):
     second = runner.wait("reused-id", execution_name="other-request")
     assert second.execution_status == "SUCCEEDED"
     assert len(llm.calls["courses.generate_parts"]) == 2 and second.course.target_minutes == 180
+
+
+def test_two_resumes_at_once_start_one_execution(run_workflow):
+    from coursegen.errors import NotResumable
+
+    failed, runner = run_workflow(faults=FAULT_CASES["s3-object-missing"].faults())
+    owner = runner.container.states.load(failed.course_id).owner
+    service = runner.container.course_service
+    first = service.resume(failed.course_id, owner)
+    with pytest.raises(NotResumable):
+        service.resume(failed.course_id, owner)
+    assert first.execution_name == f"{failed.course_id}-resume-1"
+    assert runner.wait(failed.course_id, execution_name=first.execution_name).status["status"] == "complete"
+
+
+def test_part_sections_belong_to_their_plan():
+    from coursegen.models import CourseState
+    from coursegen.services.outline import part_key
+
+    state = CourseState(session_id="c", request_fingerprint="f" * 64, parts_list=[{"index": 0, "title": "A", "minutes": 20}])
+    replanned = state.model_copy(update={"parts_list": [{"index": 0, "title": "B", "minutes": 20}]})
+    assert part_key(state, 0) != part_key(replanned, 0)

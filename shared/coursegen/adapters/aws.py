@@ -9,12 +9,13 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from coursegen.errors import PayloadMissing, StateMissing, StoreThrottled, WorkflowUnavailable
+from coursegen.errors import NotResumable, PayloadMissing, StateMissing, StoreThrottled, WorkflowUnavailable
 from coursegen.models import STATE_TTL_SECONDS, CourseState, Progress, utc_now
 
 # Big text fields live in the payload bucket; the item keeps everything else, as Maps and Lists.
@@ -26,8 +27,8 @@ OFFLOADED_FIELDS = (
     "current_section_draft",
 )
 # Written only by the state machine's own DynamoDB tasks (RecordRequest, RecordComplete,
-# RecordFailure); a Lambda's save never overwrites them.
-STATE_MACHINE_FIELDS = {"status", "execution_arn", "created_at", "error_type", "error_message"}
+# RecordFailure) and the resume claim; a Lambda's save never overwrites them.
+STATE_MACHINE_FIELDS = {"status", "execution_arn", "created_at", "error_type", "error_message", "resumes"}
 _THROTTLING = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded", "SlowDown"}
 
 
@@ -160,6 +161,30 @@ class DynamoStateStore:
             raise _translate(error) from error
         return True
 
+    def claim_resume(self, course_id: str) -> int:
+        """Atomically turn a failed course back to processing and count the resume: a second
+        claim (a double click, a retry) finds it processing and is refused."""
+        try:
+            item = self.dynamodb.update_item(
+                TableName=self.table,
+                Key={"course_id": {"S": course_id}},
+                UpdateExpression="SET #status = :processing, resumes = if_not_exists(resumes, :zero) + :one",
+                ConditionExpression="#status = :error",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={":processing": {"S": "processing"}, ":error": {"S": "error"},
+                                           ":zero": {"N": "0"}, ":one": {"N": "1"}},
+                ReturnValues="UPDATED_NEW",
+            )["Attributes"]
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                raise NotResumable(f"Course {course_id} has not failed (or is being resumed already).") from None
+            raise _translate(error) from error
+        return int(item["resumes"]["N"])
+
+    def release_resume(self, course_id: str) -> None:
+        """Undo a claim whose execution could not be started: the course is failed again."""
+        self._update(course_id, "SET #status = :error", {":error": {"S": "error"}}, {"#status": "status"})
+
     def delete(self, course_id: str) -> None:
         try:
             self.dynamodb.delete_item(TableName=self.table, Key={"course_id": {"S": course_id}})
@@ -205,3 +230,13 @@ class StepFunctionsStarter:
                 return False  # named by this course id: started before (names are kept 90 days)
             raise WorkflowUnavailable(f"Step Functions did not start the course ({code}); retry the request.") from error
         return True
+
+    def started_at(self, execution_name: str) -> datetime | None:
+        """When the execution of that name started (None if there is none)."""
+        arn = self.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{execution_name}"
+        try:
+            return self.sfn.describe_execution(executionArn=arn)["startDate"]
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ExecutionDoesNotExist":
+                return None
+            raise WorkflowUnavailable(f"Step Functions did not answer ({error}); retry the request.") from error

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from coursegen.domain.status import course_status
 from coursegen.errors import CourseNotFound, CourseNotReady, IdempotencyConflict, NotResumable, StateMissing
-from coursegen.models import CourseRequest, CourseState, Phase, Status, WorkflowInput
+from coursegen.models import STATE_TTL_SECONDS, CourseRequest, CourseState, Phase, Status, WorkflowInput
 from coursegen.ports import CourseRepository, StateStore, WorkflowStarter
 
 # Course ids for Idempotency-Key requests are uuid5(this namespace, owner + key): a retried POST
@@ -62,7 +63,7 @@ class CourseService:
         # the retry starts it now; if it did start, Step Functions refuses the same name again.
         execution_input = WorkflowInput(course_id=course_id, owner=owner, **request.model_dump())
         started = self.starter.start(course_id, execution_input.model_dump_json())
-        if created and not started:
+        if created and not started and self._expired(course_id):
             # The execution exists but its state had expired (7 days; names live 90): nothing will
             # ever update the state just written, so take it back and say what to do.
             self.states.delete(course_id)
@@ -80,10 +81,22 @@ class CourseService:
             raise NotResumable(f"Only a failed course can be resumed; course {course_id} is {state.status.value}.")
         request = CourseRequest(query=state.pending_course_query, hours=state.pending_course_hours,
                                 preferences=state.pending_course_prefs, language=state.language)
-        execution_name = f"{course_id}-resume-{uuid.uuid4().hex[:8]}"
+        # Claimed atomically and named by its number: two resumes at once start one execution.
+        execution_name = f"{course_id}-resume-{self.states.claim_resume(course_id)}"
         execution_input = WorkflowInput(course_id=course_id, owner=owner, **request.model_dump())
-        self.starter.start(execution_name, execution_input.model_dump_json())
+        try:
+            self.starter.start(execution_name, execution_input.model_dump_json())
+        except Exception:
+            self.states.release_resume(course_id)  # not started: failed it stays, resumable again
+            raise
         return Accepted(course_id=course_id, created=False, execution_name=execution_name)
+
+    def _expired(self, course_id: str) -> bool:
+        """An execution by this name exists but its state was just created: either the state
+        expired (the execution is older than the state's TTL), or a concurrent request with the
+        same key started it a moment ago (and it is this course's live execution)."""
+        started = self.starter.started_at(course_id)
+        return started is not None and (datetime.now(timezone.utc) - started).total_seconds() > STATE_TTL_SECONDS
 
     def status(self, course_id: str, owner: str) -> dict:
         try:

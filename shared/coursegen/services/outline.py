@@ -6,6 +6,7 @@ saves, and returns a small dict for the execution payload: ids, counts, numbers 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from datetime import datetime, timezone
@@ -28,7 +29,7 @@ from coursegen.domain.parsing import ParseResult, parse_outline_total_time, pars
 from coursegen.domain.prompts import Prompt, render_prompt
 from coursegen.domain.status import readable_cause
 from coursegen.domain.time_budget import TimeCheck, check_time, plan_guidance
-from coursegen.errors import LlmOutputInvalid, OutlineInvalid, PayloadMissing
+from coursegen.errors import LlmOutputInvalid, OutlineInvalid, PayloadMissing, StateMissing
 from coursegen.models import CourseState, OutlinePart, Phase, Progress, WorkflowInput, utc_now
 from coursegen.ports import BookRepository, CourseRepository, Embedder, Llm, PayloadStore, StateStore
 
@@ -83,7 +84,9 @@ def artifact_key(state: CourseState, name: str) -> str:
 
 
 def part_key(state: CourseState, part_index: int) -> str:
-    return artifact_key(state, f"parts/{part_index:03d}.md")
+    """A part's sections belong to one plan: keyed by the plan too, a new plan reuses none of them."""
+    plan = hashlib.blake2b(json.dumps(state.parts_list, sort_keys=True).encode(), digest_size=8).hexdigest()
+    return artifact_key(state, f"parts/{plan}/{part_index:03d}.md")
 
 
 class OutlineWorkflow:
@@ -123,7 +126,7 @@ class OutlineWorkflow:
     def _begin(self, request: WorkflowInput) -> CourseState:
         try:
             state = self.states.load(request.course_id)
-        except Exception:  # noqa: BLE001 - first step: the record may only hold RecordRequest's fields
+        except StateMissing:  # started without RecordRequest's record (any other error is retried, not papered over)
             state = CourseState(session_id=request.course_id)
         fingerprint = request.fingerprint()
         if state.request_fingerprint and state.request_fingerprint != fingerprint:
