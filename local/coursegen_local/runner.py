@@ -334,16 +334,18 @@ class LocalRunner:
 
 
 class _Serialized:
-    """A boto3 client whose calls run one at a time."""
+    """A boto3 client whose writes run one at a time (moto's read-modify-write of an item is not
+    atomic under threads; reads need no lock)."""
 
     _lock = threading.Lock()
+    _WRITES = {"update_item", "put_item", "delete_item"}
 
     def __init__(self, client: Any) -> None:
         self._client = client
 
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(self._client, name)
-        if not callable(attribute):
+        if not callable(attribute) or name not in self._WRITES:
             return attribute
 
         def call(*args, **kwargs):

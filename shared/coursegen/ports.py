@@ -54,7 +54,8 @@ class CourseRepository(Protocol):
 
 
 class StateStore(Protocol):
-    def load(self, course_id: str, include_text: bool = True) -> CourseState: ...
+    def load(self, course_id: str, include_text: bool = True, entering: str | None = None) -> CourseState:
+        """`entering`: set this phase (so pollers see it) and read the state, in one write."""
 
     def create(self, state: CourseState) -> bool:
         """Write a new course's first state; False (and nothing written) if the course exists."""

@@ -91,17 +91,29 @@ class DynamoStateStore:
         self.table = table
         self.payloads = payloads
 
-    def load(self, course_id: str, include_text: bool = True) -> CourseState:
+    def load(self, course_id: str, include_text: bool = True, entering: str | None = None) -> CourseState:
         """The course's state; without include_text the big offloaded fields stay in S3 (a status
-        read needs none of them)."""
+        read needs none of them). `entering` announces a step's phase in the same call."""
         from boto3.dynamodb.types import TypeDeserializer
 
+        missing = StateMissing(f"No course state for {course_id}: start courses through the workflow's RecordRequest.")
+        key = {"course_id": {"S": course_id}}
         try:
-            item = self.dynamodb.get_item(TableName=self.table, Key={"course_id": {"S": course_id}}, ConsistentRead=True).get("Item")
+            if entering:
+                item = self.dynamodb.update_item(
+                    TableName=self.table, Key=key, ReturnValues="ALL_NEW",
+                    UpdateExpression="SET phase = :phase, updated_at = :now",
+                    ConditionExpression="attribute_exists(course_id)",
+                    ExpressionAttributeValues={":phase": {"S": entering}, ":now": {"S": utc_now()}},
+                ).get("Attributes")
+            else:
+                item = self.dynamodb.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item")
         except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                raise missing from None
             raise _translate(error) from error
         if not item:
-            raise StateMissing(f"No course state for {course_id}: start courses through the workflow's RecordRequest.")
+            raise missing
         deserializer = TypeDeserializer()
         data = _plain({k: deserializer.deserialize(v) for k, v in item.items()})
         offloaded = data.pop("offloaded", []) if include_text else []

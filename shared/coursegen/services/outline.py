@@ -236,7 +236,6 @@ class OutlineWorkflow:
                     raise PayloadMissing(f"Part {part.index + 1} has no sections in the payload bucket.") from None
             title = (state.current_course or {}).get("title") or state.pending_course_query
             state.outline_text = f"Course: {title}\n\n" + "\n\n".join(texts) + "\n"
-            state.course_outline_context = state.outline_text
         total = parse_outline_total_time(state.outline_text)
         if not total.ok or total.value is None:
             raise OutlineInvalid(total.error)
@@ -310,6 +309,7 @@ class OutlineWorkflow:
             )
         self.courses.store_course(state, outline)
         state.outline_complete = True
+        state.course_outline_context = format_course_outline(outline)  # what the lesson phase writes from
         state.current_course = {
             "course_id": state.course_id,
             "title": outline.title,
@@ -361,8 +361,7 @@ class OutlineWorkflow:
             return None
 
     def _enter(self, course_id: str, phase: Phase) -> CourseState:
-        self.states.set_phase(course_id, phase.value)
-        state = self.states.load(course_id)
+        state = self.states.load(course_id, entering=phase.value)
         state.phase = phase
         state.updated_at = utc_now()
         return state
