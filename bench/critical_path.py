@@ -65,7 +65,7 @@ class PathRun:
 
 
 def run_course(parts: int, max_concurrency: int, first_token: float, per_token: float, adapters: dict) -> PathRun:
-    llm = SimulatedLatencyLlm(first_token, per_token, planner=FixedPartsPlanner(parts))
+    llm = SimulatedLatencyLlm(first_token, per_token, planner=FixedPartsPlanner(parts), record=True)
     overrides = {"MapMaxConcurrency": str(max_concurrency)}
     with LocalRunner(parameter_overrides=overrides, llm=llm, **adapters) as runner:
         request = CourseRequest(query="Learn DCF valuation", hours=parts * PART_MINUTES / 60)

@@ -192,11 +192,12 @@ class SimulatedLatencyLlm:
     """The offline planner answering with a model's latency: a fixed start plus time per output
     token. Still not an LLM; it exists so load tests and benchmarks wait as they would on one."""
 
-    def __init__(self, first_token_seconds: float, seconds_per_token: float, planner=None) -> None:
+    def __init__(self, first_token_seconds: float, seconds_per_token: float, planner=None, record: bool = False) -> None:
         self.first_token_seconds = first_token_seconds
         self.seconds_per_token = seconds_per_token
         self.planner = planner or OfflinePlanner()
         self.name = f"{OFFLINE_PLANNER_NAME} with simulated model latency"
+        self.record = record  # the benchmarks read each call back; a long-running server must not keep them
         self.calls: list[tuple[str, dict, float, LlmReply]] = []  # (prompt, variables, seconds, reply)
         self._lock = threading.Lock()
 
@@ -207,8 +208,9 @@ class SimulatedLatencyLlm:
         reply = self.planner.complete(prompt)
         seconds = self.latency(reply)
         time.sleep(seconds)
-        with self._lock:
-            self.calls.append((prompt.name, prompt.variables, seconds, reply))
+        if self.record:
+            with self._lock:
+                self.calls.append((prompt.name, prompt.variables, seconds, reply))
         return reply
 
 
