@@ -47,8 +47,16 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _code(error: ClientError) -> str:
+    return error.response.get("Error", {}).get("Code", "")
+
+
+class _ConditionFailed(Exception):
+    """An update's condition did not hold; the caller says what that means."""
+
+
 def _translate(error: ClientError) -> Exception:
-    code = error.response.get("Error", {}).get("Code", "")
+    code = _code(error)
     if code in _THROTTLING:
         return StoreThrottled(f"{code}: {error}")
     return error
@@ -69,7 +77,7 @@ class S3PayloadStore:
         try:
             return self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read().decode("utf-8")
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+            if _code(error) in ("NoSuchKey", "404", "NotFound"):
                 raise PayloadMissing(f"s3://{self.bucket}/{key} does not exist") from error
             raise _translate(error) from error
 
@@ -97,21 +105,20 @@ class DynamoStateStore:
         from boto3.dynamodb.types import TypeDeserializer
 
         missing = StateMissing(f"No course state for {course_id}: start courses through the workflow's RecordRequest.")
-        key = {"course_id": {"S": course_id}}
-        try:
-            if entering:
-                item = self.dynamodb.update_item(
-                    TableName=self.table, Key=key, ReturnValues="ALL_NEW",
-                    UpdateExpression="SET phase = :phase, updated_at = :now",
-                    ConditionExpression="attribute_exists(course_id)",
-                    ExpressionAttributeValues={":phase": {"S": entering}, ":now": {"S": utc_now()}},
-                ).get("Attributes")
-            else:
-                item = self.dynamodb.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item")
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+        if entering:
+            try:
+                item = self._update(
+                    course_id, "SET phase = :phase, updated_at = :now", {":phase": {"S": entering}, ":now": {"S": utc_now()}},
+                    condition="attribute_exists(course_id)", returns="ALL_NEW",
+                )
+            except _ConditionFailed:
                 raise missing from None
-            raise _translate(error) from error
+        else:
+            try:
+                key = {"course_id": {"S": course_id}}
+                item = self.dynamodb.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item")
+            except ClientError as error:
+                raise _translate(error) from error
         if not item:
             raise missing
         deserializer = TypeDeserializer()
@@ -168,7 +175,7 @@ class DynamoStateStore:
                 ConditionExpression="attribute_not_exists(course_id)",
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if _code(error) == "ConditionalCheckFailedException":
                 return False
             raise _translate(error) from error
         return True
@@ -177,20 +184,16 @@ class DynamoStateStore:
         """Atomically turn a failed course back to processing and count the resume: a second
         claim (a double click, a retry) finds it processing and is refused."""
         try:
-            item = self.dynamodb.update_item(
-                TableName=self.table,
-                Key={"course_id": {"S": course_id}},
-                UpdateExpression="SET #status = :processing, resumes = if_not_exists(resumes, :zero) + :one",
-                ConditionExpression="#status = :error",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={":processing": {"S": "processing"}, ":error": {"S": "error"},
-                                           ":zero": {"N": "0"}, ":one": {"N": "1"}},
-                ReturnValues="UPDATED_NEW",
-            )["Attributes"]
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                raise NotResumable(f"Course {course_id} has not failed (or is being resumed already).") from None
-            raise _translate(error) from error
+            item = self._update(
+                course_id,
+                "SET #status = :processing, resumes = if_not_exists(resumes, :zero) + :one",
+                {":processing": {"S": "processing"}, ":error": {"S": "error"}, ":zero": {"N": "0"}, ":one": {"N": "1"}},
+                {"#status": "status"},
+                condition="#status = :error",
+                returns="UPDATED_NEW",
+            )
+        except _ConditionFailed:
+            raise NotResumable(f"Course {course_id} has not failed (or is being resumed already).") from None
         return int(item["resumes"]["N"])
 
     def release_resume(self, course_id: str) -> None:
@@ -215,17 +218,30 @@ class DynamoStateStore:
             {"#part": str(part_index)},
         )
 
-    def _update(self, course_id: str, expression: str, values: dict, names: dict | None = None) -> None:
+    def _update(
+        self, course_id: str, expression: str, values: dict, names: dict | None = None,
+        *, condition: str | None = None, returns: str | None = None,
+    ) -> dict:
+        """One UpdateItem on the course's record: the attributes `returns` asks for, if any;
+        _ConditionFailed when `condition` does not hold."""
+        options = {"ExpressionAttributeNames": names} if names else {}
+        if condition:
+            options["ConditionExpression"] = condition
+        if returns:
+            options["ReturnValues"] = returns
         try:
-            self.dynamodb.update_item(
+            response = self.dynamodb.update_item(
                 TableName=self.table,
                 Key={"course_id": {"S": course_id}},
                 UpdateExpression=expression,
                 ExpressionAttributeValues=values,
-                **({"ExpressionAttributeNames": names} if names else {}),
+                **options,
             )
         except ClientError as error:
+            if _code(error) == "ConditionalCheckFailedException":
+                raise _ConditionFailed(condition) from None
             raise _translate(error) from error
+        return response.get("Attributes", {})
 
 
 class StepFunctionsStarter:
@@ -237,7 +253,7 @@ class StepFunctionsStarter:
         try:
             self.sfn.start_execution(stateMachineArn=self.state_machine_arn, name=execution_name, input=execution_input)
         except ClientError as error:
-            code = error.response.get("Error", {}).get("Code")
+            code = _code(error)
             if code == "ExecutionAlreadyExists":
                 return False  # named by this course id: started before (names are kept 90 days)
             raise WorkflowUnavailable(f"Step Functions did not start the course ({code}); retry the request.") from error
@@ -249,6 +265,6 @@ class StepFunctionsStarter:
         try:
             return self.sfn.describe_execution(executionArn=arn)["startDate"]
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ExecutionDoesNotExist":
+            if _code(error) == "ExecutionDoesNotExist":
                 return None
             raise WorkflowUnavailable(f"Step Functions did not answer ({error}); retry the request.") from error
