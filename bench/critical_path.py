@@ -70,7 +70,7 @@ def run_course(parts: int, max_concurrency: int, first_token: float, per_token: 
     with LocalRunner(parameter_overrides=overrides, llm=llm, **adapters) as runner:
         request = CourseRequest(query="Learn DCF valuation", hours=parts * PART_MINUTES / 60)
         result = runner.run(request, poll_seconds=0.5, timeout_seconds=1800)
-        history = runner._history(runner.execution_arn(result.course_id))
+        history = runner.history(runner.execution_arn(result.course_id))
     assert result.execution_status == "SUCCEEDED", result.status
     started, ended = history[0]["timestamp"], history[-1]["timestamp"]
     wall = (ended - started).total_seconds() if isinstance(started, datetime) else float(ended - started)

@@ -30,10 +30,11 @@ from coursegen_local.template import PROJECT_ROOT
 BODY = {"query": "Learn DCF valuation", "hours": 2, "preferences": {"depth": "balanced", "pace": "moderate"}}
 
 
-def call(base: str, path: str, body: dict | None = None, timeout: float = 30) -> tuple[int, dict]:
+def call(base: str, path: str, body: dict | None = None, timeout: float = 30, headers: dict | None = None) -> tuple[int, dict]:
+    """POST the body (GET without one); the status and the JSON answer, whatever the status."""
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(base + path, data=data, method="POST" if body is not None else "GET",
-                                     headers={"Content-Type": "application/json"})
+                                     headers={"Content-Type": "application/json", **(headers or {})})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, json.loads(response.read())

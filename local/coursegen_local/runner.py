@@ -34,7 +34,7 @@ from coursegen.bootstrap import Container
 from coursegen.config import Settings
 from coursegen.domain.status import course_status
 from coursegen.errors import StateMissing
-from coursegen.models import CourseRequest, StoredCourse, WorkflowInput
+from coursegen.models import CourseRequest, CourseState, StoredCourse, WorkflowInput
 from coursegen_local.faults import Fault
 from coursegen_local.template import ACCOUNT, SamTemplate
 
@@ -281,9 +281,8 @@ class LocalRunner:
     def status(self, course_id: str) -> dict[str, Any]:
         try:
             return course_status(self.container.states.load(course_id, include_text=False))
-        except StateMissing:
-            progress = {"parts_total": 0, "parts_done": 0, "sections_total": 0, "percent": 0}
-            return {"course_id": course_id, "status": "processing", "phase": "queued", "progress": progress}
+        except StateMissing:  # not recorded yet: queued
+            return course_status(CourseState(session_id=course_id))
 
     def wait(
         self,
@@ -305,7 +304,7 @@ class LocalRunner:
             if time.monotonic() - started > timeout_seconds:
                 raise TimeoutError(f"Course {course_id} did not finish within {timeout_seconds:.0f} s.")
             time.sleep(poll_seconds)
-        history = self._history(arn)
+        history = self.history(arn)
         status = self.status(course_id)
         course = self.container.courses.get_course(course_id) if status["status"] == "complete" else None
         return RunResult(
@@ -323,7 +322,8 @@ class LocalRunner:
         course_id = self.start(request, course_id)
         return self.wait(course_id, **wait_options)
 
-    def _history(self, execution_arn: str) -> list[dict]:
+    def history(self, execution_arn: str) -> list[dict]:
+        """Every event of the execution, oldest first."""
         events, token = [], None
         while True:
             page = self.sfn.get_execution_history(executionArn=execution_arn, maxResults=1000, **({"nextToken": token} if token else {}))

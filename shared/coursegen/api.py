@@ -116,6 +116,13 @@ def refuse_early(event: dict) -> dict | None:
             "body": json.dumps({"message": message, "errors": errors}), "isBase64Encoded": False}
 
 
+def _accepted(accepted) -> Response:
+    """202 with the status URL to poll, in the body and as Location."""
+    body = accepted.body(f"{base_path()}/courses/{accepted.course_id}/status")
+    return Response(status_code=HTTPStatus.ACCEPTED, content_type=content_types.APPLICATION_JSON, body=body,
+                    headers={"Location": body["status_url"]})
+
+
 def _problem(status: HTTPStatus, message: str, errors: list[dict] | None = None) -> Response:
     return Response(
         status_code=status,
@@ -192,10 +199,7 @@ def request_course(
     request: CourseRequest,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
 ) -> Response[Accepted]:
-    accepted = course_service().request_course(request, owner(), idempotency_key)
-    body = accepted.body(f"{base_path()}/courses/{accepted.course_id}/status")
-    return Response(status_code=HTTPStatus.ACCEPTED, content_type=content_types.APPLICATION_JSON, body=body,
-                    headers={"Location": body["status_url"]})
+    return _accepted(course_service().request_course(request, owner(), idempotency_key))
 
 
 @app.post("/courses/<course_id>/resume", summary="Resume a failed course",
@@ -204,10 +208,7 @@ def request_course(
                      404: {"description": "No such course", "content": {"application/json": {"model": Problem}}},
                      409: {"description": "The course has not failed", "content": {"application/json": {"model": Problem}}}})
 def resume_course(course_id: CourseId) -> Response[Accepted]:
-    accepted = course_service().resume(course_id, owner())
-    body = accepted.body(f"{base_path()}/courses/{accepted.course_id}/status")
-    return Response(status_code=HTTPStatus.ACCEPTED, content_type=content_types.APPLICATION_JSON, body=body,
-                    headers={"Location": body["status_url"]})
+    return _accepted(course_service().resume(course_id, owner()))
 
 
 @app.get("/courses/<course_id>/status", summary="Poll a course's status, phase and progress",

@@ -26,13 +26,18 @@ def bedrock():
         yield client, stub
 
 
+def converse_answer(text: str, stop_reason: str, input_tokens: int, output_tokens: int) -> dict:
+    """What Bedrock's Converse API answers, in the shape botocore validates."""
+    return {"output": {"message": {"role": "assistant", "content": [{"text": text}]}}, "stopReason": stop_reason,
+            "usage": {"inputTokens": input_tokens, "outputTokens": output_tokens, "totalTokens": input_tokens + output_tokens},
+            "metrics": {"latencyMs": 5}}
+
+
 def test_bedrock_converse_request_and_answer(bedrock):
     client, stub = bedrock
     stub.add_response(
         "converse",
-        {"output": {"message": {"role": "assistant", "content": [{"text": "Part 1: A (30 minutes)"}]}},
-         "stopReason": "end_turn", "usage": {"inputTokens": 12, "outputTokens": 7, "totalTokens": 19},
-         "metrics": {"latencyMs": 5}},
+        converse_answer("Part 1: A (30 minutes)", "end_turn", 12, 7),
         {"modelId": "m", "messages": [{"role": "user", "content": [{"text": "Plan a course"}]}],
          "inferenceConfig": {"maxTokens": 100, "temperature": 0.3}},
     )
@@ -42,12 +47,7 @@ def test_bedrock_converse_request_and_answer(bedrock):
 
 def test_bedrock_flags_an_answer_cut_off_at_max_tokens(bedrock):
     client, stub = bedrock
-    stub.add_response(
-        "converse",
-        {"output": {"message": {"role": "assistant", "content": [{"text": "Part 1: A (30 min"}]}},
-         "stopReason": "max_tokens", "usage": {"inputTokens": 1, "outputTokens": 100, "totalTokens": 101},
-         "metrics": {"latencyMs": 5}},
-    )
+    stub.add_response("converse", converse_answer("Part 1: A (30 min", "max_tokens", 1, 100))
     assert BedrockLlm(client, "m").complete(PROMPT).truncated
 
 

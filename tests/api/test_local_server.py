@@ -2,37 +2,26 @@
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.error
-import urllib.request
 
-
-def call(url: str, method: str = "GET", body: dict | None = None, headers: dict | None = None):
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json", **(headers or {})})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
+from coursegen_local.load import call
 
 
 def test_post_poll_get_over_http(http_server):
-    status, accepted = call(f"{http_server}/courses", "POST", {"query": "Learn DCF valuation", "hours": 2})
+    status, accepted = call(http_server, "/courses", {"query": "Learn DCF valuation", "hours": 2})
     assert status == 202
     for _ in range(600):
-        status, progress = call(f"{http_server}{accepted['status_url']}")
+        status, progress = call(http_server, accepted["status_url"])
         if progress["status"] != "processing":
             break
         time.sleep(0.05)
     assert progress["status"] == "complete", progress
-    status, course = call(f"{http_server}/courses/{accepted['course_id']}")
+    status, course = call(http_server, f"/courses/{accepted['course_id']}")
     assert status == 200 and course["total_minutes"] > 0
 
 
 def test_a_bad_body_over_http_is_a_400_naming_the_field(http_server):
-    status, problem = call(f"{http_server}/courses", "POST", {"query": "Learn DCF valuation", "hours": 0})
+    status, problem = call(http_server, "/courses", {"query": "Learn DCF valuation", "hours": 0})
     assert status == 400 and problem["errors"][0]["field"] == "hours"
 
 
@@ -53,8 +42,8 @@ def test_a_malformed_content_length_is_a_400_not_a_hang(http_server):
 
 
 def test_the_tenant_header_is_read_whatever_its_case(http_server):
-    status, accepted = call(f"{http_server}/courses", "POST", {"query": "Learn DCF valuation", "hours": 2},
-                            {"X-COURSEGEN-TENANT": "bob"})
+    status, accepted = call(http_server, "/courses", {"query": "Learn DCF valuation", "hours": 2},
+                            headers={"X-COURSEGEN-TENANT": "bob"})
     assert status == 202
-    assert call(f"{http_server}{accepted['status_url']}", headers={"x-coursegen-tenant": "bob"})[0] == 200
-    assert call(f"{http_server}{accepted['status_url']}")[0] == 404  # the default local user is someone else
+    assert call(http_server, accepted["status_url"], headers={"x-coursegen-tenant": "bob"})[0] == 200
+    assert call(http_server, accepted["status_url"])[0] == 404  # the default local user is someone else
