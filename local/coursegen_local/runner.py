@@ -35,6 +35,7 @@ from coursegen.config import Settings
 from coursegen.domain.status import course_status
 from coursegen.errors import StateMissing
 from coursegen.models import CourseRequest, CourseState, StoredCourse, WorkflowInput
+from coursegen_local import moto_speedups
 from coursegen_local.faults import Fault
 from coursegen_local.template import ACCOUNT, SamTemplate
 
@@ -114,6 +115,9 @@ class LocalRunner:
             # handlers' DynamoDB calls go through one lock here, as parallel Map iterations make them.
             self.container._aws = _serialize_dynamodb(self.container._aws)
             bootstrap.override(self.container)
+            for owner, name, replacement in moto_speedups.replacements():
+                self._patch(owner, name, replacement)
+            self._integration_client = moto_speedups.integration_clients()
             self._patch(lambda_eval_utils, _INVOKE_HOOK, self._invoke_lambda)
             self._patch(state_task_service_dynamodb, "boto_client_for", self._dynamodb_integration_client)
             scale = self.retry_time_scale
@@ -241,7 +245,7 @@ class LocalRunner:
     def _dynamodb_integration_client(self, service: str, region: str, state_credentials: Any) -> Any:
         """The client moto's DynamoDB integration (RecordRequest, RecordComplete, RecordFailure) uses,
         with the "DynamoDB" faults applied to its calls."""
-        client = boto3.client(service, region_name=region)
+        client = self._integration_client(region, service)
         runner = self
 
         class Faulty:

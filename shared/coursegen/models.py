@@ -250,8 +250,8 @@ class CourseState(BaseModel):
     """
 
     model_config = ConfigDict(use_enum_values=False)
-    # digests of the offloaded text as last loaded or saved: a save skips what did not change
-    _stored_text: dict[str, str] = PrivateAttr(default_factory=dict)
+    # digests of each attribute as last loaded or saved: a save writes only what changed
+    _stored: dict[str, str] = PrivateAttr(default_factory=dict)
 
     # identity (the seeds' session_id is the course id) and the principal it belongs to
     session_id: str

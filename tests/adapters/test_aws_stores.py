@@ -100,6 +100,35 @@ def test_dynamodb_throttling_becomes_store_throttled(stores):
         states.set_phase("c-1", "storing")
 
 
+def test_a_save_writes_only_what_the_step_changed_so_a_concurrent_writer_keeps_its_own(stores):
+    states, *_ = stores
+    states.save(full_state())
+    step = states.load("c-1")
+    states.record_part_done("c-1", 1, 5)  # a sibling writes while this step works
+    states.set_phase("c-1", Phase.storing.value)
+    calls = []
+    original = states._update
+    states._update = lambda course_id, expression, values, names=None, **options: (
+        calls.append(sorted((names or {}).values())), original(course_id, expression, values, names, **options))[1]
+    step.review_attempts += 1
+    states.save(step)
+    assert calls == [["review_attempts", "ttl", "updated_at"]]
+    after = states.load("c-1")
+    assert after.review_attempts == 2 and after.phase == Phase.storing and after.progress.part_sections == {"0": 4, "1": 5}
+
+
+def test_what_the_item_lacks_is_written_by_the_first_save_even_a_default(stores):
+    states, *_ = stores
+    states.create(CourseState(session_id="c-2", pending_course_query="Learn DCF"))  # as RecordRequest would
+    step = states.load("c-2")
+    step.phase = Phase.embedding
+    states.save(step)  # book_summaries_json is still its default "[]", never written yet
+    step = states.load("c-2")
+    step.book_summaries_json = '[{"book_id": "fin-001"}]'
+    states.save(step)
+    assert states.load("c-2").book_summaries_json == '[{"book_id": "fin-001"}]'
+
+
 def test_unchanged_text_is_not_written_again_and_a_status_read_skips_it(stores):
     states, payloads, _, s3 = stores
     states.save(full_state())

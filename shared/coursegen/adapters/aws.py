@@ -86,6 +86,19 @@ def _digest(text: str) -> str:
     return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
 
 
+def _attributes(state: CourseState) -> dict[str, Any]:
+    """The state as its item's attributes, the big text fields still inline (save moves them to
+    the payload bucket). Progress is top-level, so each part can SET its own part_sections entry."""
+    data = state.model_dump(mode="json", exclude={"session_id", *STATE_MACHINE_FIELDS})
+    data.update(data.pop("progress"))
+    data["offloaded"] = [field for field in OFFLOADED_FIELDS if data[field]]
+    return data
+
+
+def _digests(attributes: dict[str, Any]) -> dict[str, str]:
+    return {name: _digest(json.dumps(value, sort_keys=True)) for name, value in attributes.items()}
+
+
 def state_key(course_id: str, field: str) -> str:
     return f"courses/{course_id}/state/{field}.txt"
 
@@ -130,35 +143,36 @@ class DynamoStateStore:
         data["session_id"] = data.pop("course_id")
         data["progress"] = {name: data.pop(name) for name in Progress.model_fields if name in data}
         state = CourseState.model_validate(data)
-        state._stored_text = {field: _digest(data[field]) for field in offloaded}
         if not include_text:
-            state._stored_text = {"__partial__": ""}  # saving a partial state would lose the text
+            state._stored = {"__partial__": ""}  # saving a partial state would lose the text
+            return state
+        # What the item and the bucket hold now; a field they lack is written by the next save.
+        held = _digests(_attributes(state) | {"offloaded": offloaded})
+        state._stored = {name: digest for name, digest in held.items() if name in item or name in offloaded}
         return state
 
     def save(self, state: CourseState) -> None:
+        """Write what changed since the state was loaded or last saved: a SET of those attributes
+        (the step's own, never a sibling's), and the changed big text to the payload bucket."""
         from boto3.dynamodb.types import TypeSerializer
 
+        if "__partial__" in state._stored:
+            raise ValueError("A state loaded without its text cannot be saved.")
         state.updated_at = utc_now()
         state.ttl = int(time.time()) + STATE_TTL_SECONDS
-        if "__partial__" in state._stored_text:
-            raise ValueError("A state loaded without its text cannot be saved.")
-        data = state.model_dump(mode="json", exclude={"session_id", *STATE_MACHINE_FIELDS})
-        offloaded = []
+        data = _attributes(state)
+        digests = _digests(data)
+        changed = {name: value for name, value in data.items()
+                   if state._stored.get(name) != digests[name] or name in ("updated_at", "ttl")}
         for field in OFFLOADED_FIELDS:
-            value = data.pop(field)
-            if value:
-                digest = _digest(value)
-                if state._stored_text.get(field) != digest:  # unchanged text is not written again
-                    self.payloads.put_text(state_key(state.course_id, field), value)
-                    state._stored_text[field] = digest
-                offloaded.append(field)
-        data["offloaded"] = offloaded
-        data.update(data.pop("progress"))  # top-level, so each part can SET its own entry of part_sections
+            if changed.pop(field, None):
+                self.payloads.put_text(state_key(state.course_id, field), data[field])
         serializer = TypeSerializer()
-        names = {f"#f{i}": name for i, name in enumerate(data)}
-        values = {f":v{i}": serializer.serialize(_dynamo_value(value)) for i, value in enumerate(data.values())}
-        assignments = ", ".join(f"#f{i} = :v{i}" for i in range(len(data)))
+        names = {f"#f{i}": name for i, name in enumerate(changed)}
+        values = {f":v{i}": serializer.serialize(_dynamo_value(value)) for i, value in enumerate(changed.values())}
+        assignments = ", ".join(f"#f{i} = :v{i}" for i in range(len(changed)))
         self._update(state.course_id, "SET " + assignments, values, names)
+        state._stored = digests
 
     def create(self, state: CourseState) -> bool:
         from boto3.dynamodb.types import TypeSerializer

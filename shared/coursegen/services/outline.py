@@ -197,7 +197,9 @@ class OutlineWorkflow:
             raise OutlineInvalid(f"Part {step.part_index} is not in the plan of {len(parts)} parts.")
         part = parts[step.part_index]
         refs = book_refs(state.book_summaries)
-        if (saved := self._artifact(part_key(state, part.index))) is not None:
+        # Only a part an earlier run recorded as done is looked for (a miss costs a request too).
+        done_before = str(part.index) in state.progress.part_sections
+        if done_before and (saved := self._artifact(part_key(state, part.index))) is not None:
             parsed = parse_text_outline_to_database(saved, refs)
             if parsed.ok and parsed.value is not None:
                 sections = parsed.value.parts[0].sections
