@@ -230,7 +230,8 @@ def get_course(course_id: CourseId) -> dict:
 @app.get("/courses", summary="List your courses, newest first")
 def list_courses(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    after: Annotated[str | None, Query(description="The 'next' value of the previous page", max_length=80)] = None,
+    after: Annotated[str | None, Query(description="The 'next' value of the previous page (a course id)",
+                                       pattern=r"^[A-Za-z0-9_-]{1,80}$")] = None,
 ) -> dict:
     return course_service().list(owner(), limit=limit, before=after)
 

@@ -118,6 +118,11 @@ def test_courses_are_listed_newest_first_and_paginated(client):
     assert client.request("GET", "/courses?limit=0")[0] == 400
 
 
+def test_a_page_cursor_that_is_not_a_course_id_is_a_400_not_a_database_error(client):
+    status, problem, _ = client.request("GET", "/courses?after=%00x")
+    assert status == 400 and problem["errors"][0]["field"] == "query.after"
+
+
 def test_a_failed_course_reports_error_with_its_phase_and_cause(client):
     _, body, _ = client.request("POST", "/courses", {**DCF, "query": "quantum knitting for cats"})
     final = client.wait_until_done(body["course_id"])[-1]
