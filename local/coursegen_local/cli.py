@@ -40,7 +40,7 @@ class UsageError(Exception):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="coursegen",
         description="Generate grounded course outlines offline: the real Step Functions workflow "
         "(statemachine/course_generation.asl.json) on moto, handlers in-process, embedded PostgreSQL.",
@@ -70,6 +70,9 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the course API on 127.0.0.1 (executions run offline in the background)")
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--max-running", type=_positive, default=2, metavar="N",
+                       help="courses generated at once (default 2); later ones wait, queued. Offline they share one "
+                            "Python process with the API, which stays quick only while few compute at once")
 
     listing = commands.add_parser("list", help="list stored courses, newest first")
     listing.add_argument("--limit", type=int, default=20)
@@ -84,8 +87,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as done:  # --help, or a bad argument already reported in one line
+        return int(done.code or 0)
     try:
         return _dispatch(args)
     except UsageError as error:
@@ -168,12 +173,24 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        """One line and exit 2, naming --help, instead of argparse's usage block."""
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
+    return int(text)
+
+
 def _serve(args: argparse.Namespace) -> int:
     from coursegen_local.runner import LocalRunner
     from coursegen_local.server import make_server
 
     signal.signal(signal.SIGTERM, _stop_like_ctrl_c)
-    with LocalRunner() as runner:
+    with LocalRunner(max_running=args.max_running) as runner:
         try:
             server = make_server(runner, args.host, args.port)
         except OSError as error:

@@ -25,6 +25,7 @@ from typing import Any
 import boto3
 from moto import mock_aws
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_dynamodb
 from botocore.exceptions import ClientError
@@ -82,14 +83,17 @@ class LocalRunner:
         parameter_overrides: dict[str, str] | None = None,
         retry_time_scale: float = 1.0,
         faults: list[Fault] | None = None,
+        max_running: int | None = None,
         **adapters: Any,
     ) -> None:
-        """adapters: replacements for the container's (llm=..., embedder=..., database=...)."""
+        """adapters: replacements for the container's (llm=..., embedder=..., database=...).
+        max_running: how many executions run at once; the others wait, queued (None: no limit)."""
         self.template = SamTemplate(parameter_overrides=parameter_overrides)
         self._adapters = adapters
         self._database_url = database_url
         self.retry_time_scale = retry_time_scale
         self.faults = list(faults or [])
+        self.max_running = max_running
         self.invocations: dict[str, int] = {}
         self._lock = threading.Lock()
         self._handlers: dict[str, Callable] = {}
@@ -119,6 +123,8 @@ class LocalRunner:
                 self._patch(owner, name, replacement)
             self._integration_client = moto_speedups.integration_clients()
             self._patch(lambda_eval_utils, _INVOKE_HOOK, self._invoke_lambda)
+            if self.max_running:
+                self._patch(ExecutionWorker, "_execution_logic", _admitted(ExecutionWorker._execution_logic, self.max_running))
             self._patch(state_task_service_dynamodb, "boto_client_for", self._dynamodb_integration_client)
             scale = self.retry_time_scale
             self._patch(retrier_decl, "time", SimpleNamespace(sleep=lambda seconds: time.sleep(seconds * scale)))
@@ -337,11 +343,26 @@ class LocalRunner:
                 return events
 
 
-class _Serialized:
-    """A boto3 client whose writes run one at a time (moto's read-modify-write of an item is not
-    atomic under threads; reads need no lock)."""
+def _admitted(execution_logic: Callable, slots: int) -> Callable:
+    """moto's execution body, run only once one of `slots` is free. Offline, every execution shares
+    one process (one GIL) with the local API; with every started course computing at once, each
+    request waits behind all of them (measured: POST p99 1.0-1.7 s at 10 clients, 0.14-0.19 s with
+    two running). A waiting execution is RUNNING with its course queued, as the status says."""
+    running = threading.BoundedSemaphore(slots)
 
-    _lock = threading.Lock()
+    def admitted(worker: ExecutionWorker) -> None:
+        with running:
+            execution_logic(worker)
+
+    return admitted
+
+
+class _Serialized:
+    """A boto3 client whose writes to one item run one at a time (moto's read-modify-write of an
+    item is not atomic under threads). Writes to other items - other courses - do not wait: the
+    item's key picks one of a fixed set of locks. Reads need no lock."""
+
+    _locks = [threading.Lock() for _ in range(64)]
     _WRITES = {"update_item", "put_item", "delete_item"}
 
     def __init__(self, client: Any) -> None:
@@ -352,9 +373,10 @@ class _Serialized:
         if not callable(attribute) or name not in self._WRITES:
             return attribute
 
-        def call(*args, **kwargs):
-            with self._lock:
-                return attribute(*args, **kwargs)
+        def call(**parameters):
+            key = parameters.get("Key") or {"course_id": parameters["Item"]["course_id"]}  # the state table's key
+            with self._locks[hash(json.dumps(key, sort_keys=True)) % len(self._locks)]:
+                return attribute(**parameters)
 
         return call
 

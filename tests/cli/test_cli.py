@@ -33,6 +33,9 @@ def cli(database_url, repository, clean_courses, monkeypatch, capsys):
         (["generate", "Learn DCF valuation", "--max-concurrency", "0"], "--max-concurrency: must be between 1 and 40"),
         (["show", "no-such-course"], "no course with id no-such-course"),
         (["books", "import", "missing.jsonl"], "missing.jsonl: no such file"),
+        (["generate", "Learn DCF valuation", "--hours", "two"], "--hours: invalid float value: 'two'"),
+        (["serve", "--max-running", "0"], "--max-running: must be a whole number of at least 1"),
+        (["no-such-command"], "invalid choice: 'no-such-command'"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(cli, argv, reason):

@@ -7,9 +7,11 @@ import re
 
 import pytest
 
+from coursegen.adapters.offline import SimulatedLatencyLlm
 from coursegen.errors import LlmThrottled
 from coursegen.models import CourseRequest
 from coursegen_local.faults import Fault
+from coursegen_local.runner import LocalRunner
 from tests.conftest import course_rows, section_rows
 from tests.fakes import ScriptedLlm
 from tests.workflow.conftest import DCF
@@ -209,3 +211,14 @@ def test_logs_carry_ids_and_counts_never_the_query(run_workflow):
     logs = buffer.getvalue()
     assert result.course_id in logs and "step completed" in logs
     assert "Zanzibar" not in logs
+
+
+def test_with_one_running_slot_a_second_course_waits_queued_until_the_first_ends(clean_courses, embedder):
+    llm = SimulatedLatencyLlm(0.05, 0.0)
+    with LocalRunner(max_running=1, llm=llm, database=clean_courses, embedder=embedder) as runner:
+        first, second = runner.start(DCF), runner.start(DCF)
+        assert runner.status(second)["phase"] == "queued"
+        results = [runner.wait(course_id, timeout_seconds=120) for course_id in (first, second)]
+        first_history, second_history = (runner.history(runner.execution_arn(r.course_id)) for r in results)
+    assert all(r.status["status"] == "complete" for r in results)
+    assert second_history[0]["timestamp"] >= first_history[-1]["timestamp"]
