@@ -12,7 +12,7 @@ import time
 
 from coursegen_local.load import BODY, LocalServer, call, percentile
 
-LEVELS = {1: 20, 10: 5, 50: 2}  # concurrent clients -> POSTs (and status GETs) per client
+LEVELS = {1: 20, 10: 10, 50: 2}  # concurrent clients -> POSTs (and status GETs) per client
 
 
 def measure(first_token: float = 0.5, per_token: float = 0.002) -> list[dict]:
@@ -24,6 +24,7 @@ def measure(first_token: float = 0.5, per_token: float = 0.002) -> list[dict]:
             post_ms: list[float] = []
             get_ms: list[float] = []
             ids: list[str] = []
+            refused: list[str] = []
             lock = threading.Lock()
             gate = threading.Barrier(clients)
 
@@ -31,8 +32,15 @@ def measure(first_token: float = 0.5, per_token: float = 0.002) -> list[dict]:
                 gate.wait()
                 for _ in range(per_client):
                     started = time.perf_counter()
-                    status, body = call(server.base, "/courses", BODY)
+                    try:
+                        status, body = call(server.base, "/courses", BODY)
+                    except OSError as error:  # a refused or timed-out connection
+                        status, body = 0, {"message": f"{type(error).__name__}: {error}"}
                     posted = time.perf_counter()
+                    if status != 202:  # counted and reported, never silently dropped
+                        with lock:
+                            refused.append(f"{status} {body.get('message', '')}"[:200])
+                        continue
                     call(server.base, f"/courses/{body['course_id']}/status")
                     got = time.perf_counter()
                     with lock:
@@ -52,5 +60,6 @@ def measure(first_token: float = 0.5, per_token: float = 0.002) -> list[dict]:
                 "post_p50_ms": percentile(post_ms, 0.5), "post_p99_ms": percentile(post_ms, 0.99),
                 "get_p50_ms": percentile(get_ms, 0.5), "get_p99_ms": percentile(get_ms, 0.99),
                 "completed": sum(1 for status, _ in finished.values() if status == "complete"),
+                "refused": refused,
             })
     return rows

@@ -8,6 +8,7 @@ spirit of Step Functions Local's MockConfigFile.
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import json
 import logging
@@ -131,9 +132,14 @@ class LocalRunner:
         except BaseException:
             self.__exit__(None, None, None)
             raise
+        # What is alive now (moto, botocore's service models, the handlers: millions of objects)
+        # stays alive while the runner is open; frozen, full collections stop rescanning it
+        # (measured: 0.27-0.29 s of gen-2 collection per course run, 0.03-0.14 s frozen).
+        gc.freeze()
         return self
 
     def __exit__(self, *exc) -> None:
+        gc.unfreeze()
         for owner, name, original in reversed(self._patched):
             setattr(owner, name, original)
         self._patched.clear()

@@ -52,7 +52,7 @@ def test_generate_json_has_the_documented_fields_and_show_prints_the_same_course
     assert course["status"] == "complete" and course["target_minutes"] == 120
     assert all({"title", "minutes", "sections"} <= set(p) for p in course["parts"])
     assert all({"title", "minutes"} <= set(s) for p in course["parts"] for s in p["sections"])
-    assert "generating_sections" in err  # live progress went to stderr, not into the JSON
+    assert "[100%] complete" in err  # live progress went to stderr, not into the JSON (a brief phase may pass between polls)
 
     code, shown, _ = cli("show", course["course_id"], "--json")
     assert code == 0 and json.loads(shown)["parts"] == course["parts"]
