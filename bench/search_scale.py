@@ -3,13 +3,15 @@ the HNSW index, and ingestion throughput - on the embedded PostgreSQL, with synt
 
 The vectors are 256-dimension unit vectors drawn around 200 random centres (clustered, as real
 embeddings are; uniform noise would be the worst case for any ANN index). Queries are perturbed
-data points. The index is the one the books table uses: HNSW, vector_cosine_ops, m=16,
-ef_construction=64, searched with ef_search 40 (pgvector's default), 100 and 200.
+data points. The index is the one the books table uses (its options are read from the
+migrations): HNSW, vector_cosine_ops, {options}, searched with ef_search 40 (pgvector's
+default), 100 and 200 (the product's).
 """
 
 from __future__ import annotations
 
 import atexit
+import re
 import shutil
 import tempfile
 import time
@@ -19,10 +21,20 @@ import numpy as np
 import psycopg
 from pgvector.psycopg import register_vector
 
+from coursegen.adapters.postgres import migrations
 from coursegen_local.database import embedded_database_url
 
 DIM, K, QUERIES = 256, 10, 100
 EF_SEARCH = (40, 100, 200)
+
+
+def books_index_options() -> str:
+    """The WITH (...) of the books index as the latest migration that creates it leaves it."""
+    created = [m for _, sql in migrations() for m in re.findall(r"CREATE INDEX books_embedding_hnsw .*?WITH \((.*?)\)", sql)]
+    return created[-1] if created else "m = 16, ef_construction = 64"  # pgvector's defaults
+
+
+__doc__ = __doc__.format(options=books_index_options())
 
 
 def vectors(n: int, rng: np.random.Generator) -> np.ndarray:
@@ -66,7 +78,7 @@ def measure(sizes: tuple[int, ...] = (10_000, 100_000)) -> list[dict]:
             queries = picks + 0.05 * rng.normal(size=picks.shape).astype(np.float32)
             exact, exact_ms = timed_queries(conn, queries)
             started = time.perf_counter()
-            conn.execute("CREATE INDEX ON bench_vectors USING hnsw (embedding vector_cosine_ops) WITH (m = 16, ef_construction = 64)")
+            conn.execute(f"CREATE INDEX ON bench_vectors USING hnsw (embedding vector_cosine_ops) WITH ({books_index_options()})")
             build_seconds = time.perf_counter() - started
             row = {"vectors": n, "ingest_rows_per_s": n / ingest_seconds, "index_build_s": build_seconds,
                    "exact_p50_ms": float(np.percentile(exact_ms, 50)), "exact_p95_ms": float(np.percentile(exact_ms, 95))}

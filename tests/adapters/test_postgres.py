@@ -12,6 +12,12 @@ def test_migrations_are_versioned_and_apply_once(database_url):
     assert migrate(database_url, 256) == []  # the session fixture applied them already
 
 
+def test_the_books_index_is_hnsw_with_the_denser_graph_the_benchmark_measured(repository):
+    with repository.pool.connection() as conn:
+        options = conn.execute("SELECT reloptions FROM pg_class WHERE relname = 'books_embedding_hnsw'").fetchone()["reloptions"]
+    assert sorted(options) == ["ef_construction=128", "m=16"]
+
+
 def test_a_different_embedding_dimension_is_refused_with_what_to_do(database_url):
     with pytest.raises(ConfigurationError, match="256-dimension embeddings but the embedder makes 1024"):
         migrate(database_url, 1024)
