@@ -9,6 +9,7 @@ outlines drift from the target the way real ones do, and the review pass rescale
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import re
@@ -225,8 +226,16 @@ class WordLlamaEmbedder:
 
     @cached_property
     def _model(self):
+        root = logging.getLogger()
+        level, handlers = root.level, list(root.handlers)
         import wordllama
         from wordllama import WordLlama
+
+        # wordllama calls logging.basicConfig(level=INFO) on import, which put every library's
+        # INFO lines (botocore's credential lookups) on the CLI's stderr: the application, not a
+        # library, decides how it logs.
+        root.setLevel(level)
+        root.handlers[:] = handlers
 
         # Its loader looks for the tokenizer under the wrong folder name and then tries the
         # network; pointing cache_dir at the package folder finds both files offline.
