@@ -43,6 +43,25 @@ def shared_adapters() -> dict:
     return {"database": repository, "embedder": embedder}
 
 
+class Stages:
+    """Says which benchmark runs now; the report gives the time each took."""
+
+    def __init__(self) -> None:
+        self.took: dict[str, float] = {}
+        self._current: tuple[str, float] | None = None
+
+    def begin(self, name: str) -> None:
+        self.end()
+        print(f"{name} ...", flush=True)
+        self._current = (name, time.monotonic())
+
+    def end(self) -> None:
+        if self._current:
+            name, began = self._current
+            self.took[name] = time.monotonic() - began
+            self._current = None
+
+
 def verdict(met: bool) -> str:
     return "**met**" if met else "**not met**"
 
@@ -53,13 +72,13 @@ def main() -> int:
     args = parser.parse_args()
     parts_grid, concurrency_grid = ((3, 6), (1, 4)) if args.quick else ((3, 6, 12, 24), (1, 2, 4, 8))
     RESULTS.mkdir(exist_ok=True)
-    began = time.monotonic()
+    stages = Stages()
     lines = [f"# coursegen benchmarks\n\n{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.machine()}, "
              f"{__import__('os').cpu_count()} cores, Python {platform.python_version()}"
              + (" - **quick grid** (harness check, not the figures)" if args.quick else "") + ".\n"]
 
     # 1-2. critical path and cost ------------------------------------------------------------
-    print("critical path ...", flush=True)
+    stages.begin("critical path")
     adapters = shared_adapters()
     run_course(3, 4, 0.0, 0.0, adapters)  # warm-up: imports, the embedder, the database pool
     runs = [run_course(p, m, FIRST_TOKEN, PER_TOKEN, adapters) for p in parts_grid for m in concurrency_grid]
@@ -102,32 +121,33 @@ def main() -> int:
                          f"{c['step_functions']:.5f} | {c['lambda']:.5f} | {c['llm']:.4f} | {c['total']:.4f} |")
 
     # 5. payloads and memory -------------------------------------------------------------------
-    print("payloads and memory ...", flush=True)
+    stages.begin("payloads and memory")
     forty = run_course(40, 4, 0.0, 0.0, adapters)
     adapters["database"].close()
     rss = memory.peak_rss_mb()
     largest = max(max(r.largest_payload_bytes for r in runs), forty.largest_payload_bytes)
 
     # 3. API latency ----------------------------------------------------------------------------
-    print("API latency ...", flush=True)
+    stages.begin("API latency")
     api = api_latency.measure()
     lines.append("\n## 3. API latency on `coursegen serve`\n")
     lines.append("Clients send their requests back to back; every POST starts a real execution. Offline, the API, moto's "
                  "Step Functions interpreter and the running courses share one Python process (one GIL) on this 2-core "
                  "machine, so `coursegen serve` generates at most `--max-running` courses at once (default 2) and the "
-                 "rest wait queued; with every started course computing at once, POST p99 at 10 clients was 1.0-1.7 s. "
-                 "In AWS the API function runs apart from the workflow's functions.\n")
+                 f"rest wait queued. The last row is the same 10 clients on a server started with `--max-running "
+                 f"{api_latency.ALL_AT_ONCE}`, where every course they start computes at once: what the default bound "
+                 "is for. In AWS the API function runs apart from the workflow's functions.\n")
     lines.append("Percentiles interpolate between ranks; with this many samples p99 is close to the slowest request.\n")
-    lines.append("| clients | requests | POST p50 (ms) | POST p99 (ms) | GET status p50 (ms) | GET status p99 (ms) | courses completed | POSTs refused |\n|---|---|---|---|---|---|---|---|")
+    lines.append("| clients | `--max-running` | requests | POST p50 (ms) | POST p99 (ms) | GET status p50 (ms) | GET status p99 (ms) | courses completed | POSTs refused |\n|---|---|---|---|---|---|---|---|---|")
     for row in api:
-        lines.append(f"| {row['clients']} | {row['requests']} | {row['post_p50_ms']:.0f} | {row['post_p99_ms']:.0f} | "
-                     f"{row['get_p50_ms']:.0f} | {row['get_p99_ms']:.0f} | {row['completed']} | "
+        lines.append(f"| {row['clients']} | {row['max_running'] or '2 (default)'} | {row['requests']} | {row['post_p50_ms']:.0f} | "
+                     f"{row['post_p99_ms']:.0f} | {row['get_p50_ms']:.0f} | {row['get_p99_ms']:.0f} | {row['completed']} | "
                      f"{len(row['refused'])}{': ' + '; '.join(sorted(set(row['refused'])))[:300] if row['refused'] else ''} |")
-    ten = next(row for row in api if row["clients"] == 10)
+    ten = next(row for row in api if row["clients"] == 10 and row["max_running"] is None)
     lines.append(f"\nFigure: POST p99 under 200 ms locally at 10 clients: {ten['post_p99_ms']:.0f} ms - {verdict(ten['post_p99_ms'] < 200)}.\n")
 
     # 4. search at scale ------------------------------------------------------------------------
-    print("search at scale ...", flush=True)
+    stages.begin("search at scale")
     search = search_scale.measure((10_000,) if args.quick else (10_000, 100_000))
     lines.append("## 4. Search at scale (pgvector 0.6, embedded PostgreSQL 16)\n")
     lines.append(search_scale.__doc__.split("\n\n", 1)[1].strip() + "\n")
@@ -151,7 +171,9 @@ def main() -> int:
                  f"(40-part course: {forty.largest_payload_bytes:,} bytes, {forty.transitions} transitions) - "
                  f"no state payload over 8 KB: {verdict(largest <= 8192)}.")
     lines.append(f"- Peak RSS of `coursegen generate` (a 2-hour course, one process: moto, the handlers, WordLlama): {rss:.0f} MB.\n")
-    lines.append(f"Whole run: {time.monotonic() - began:.0f} s.\n")
+    stages.end()
+    lines.append(f"Whole run: {sum(stages.took.values()):.0f} s ("
+                 + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in stages.took.items()) + ").\n")
 
     plot_critical_path(runs, concurrency_grid)
     plot_search(search)

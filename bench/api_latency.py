@@ -13,53 +13,68 @@ import time
 from coursegen_local.load import BODY, LocalServer, call, percentile
 
 LEVELS = {1: 20, 10: 10, 50: 2}  # concurrent clients -> POSTs (and status GETs) per client
+ALL_AT_ONCE = 100  # --max-running of the comparison run: every course the 10 clients start computes at once
 
 
 def measure(first_token: float = 0.5, per_token: float = 0.002) -> list[dict]:
-    rows = []
+    """A row per level on `coursegen serve` as started by default, then 10 clients again on a server
+    that runs every course at once (what the default bound is for)."""
     with LocalServer(first_token, per_token) as server:
-        _, warm = call(server.base, "/courses", BODY)  # warm the handlers, and let that course finish
-        server.wait_for([warm["course_id"]], timeout=120)
-        for clients, per_client in LEVELS.items():
-            post_ms: list[float] = []
-            get_ms: list[float] = []
-            ids: list[str] = []
-            refused: list[str] = []
-            lock = threading.Lock()
-            gate = threading.Barrier(clients)
-
-            def client() -> None:
-                gate.wait()
-                for _ in range(per_client):
-                    started = time.perf_counter()
-                    try:
-                        status, body = call(server.base, "/courses", BODY)
-                    except OSError as error:  # a refused or timed-out connection
-                        status, body = 0, {"message": f"{type(error).__name__}: {error}"}
-                    posted = time.perf_counter()
-                    if status != 202:  # counted and reported, never silently dropped
-                        with lock:
-                            refused.append(f"{status} {body.get('message', '')}"[:200])
-                        continue
-                    call(server.base, f"/courses/{body['course_id']}/status")
-                    got = time.perf_counter()
-                    with lock:
-                        post_ms.append((posted - started) * 1000)
-                        get_ms.append((got - posted) * 1000)
-                        ids.append(body["course_id"])
-
-            threads = [threading.Thread(target=client) for _ in range(clients)]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            finished = server.wait_for(ids, timeout=600)
-            rows.append({
-                "clients": clients,
-                "requests": len(post_ms),
-                "post_p50_ms": percentile(post_ms, 0.5), "post_p99_ms": percentile(post_ms, 0.99),
-                "get_p50_ms": percentile(get_ms, 0.5), "get_p99_ms": percentile(get_ms, 0.99),
-                "completed": sum(1 for status, _ in finished.values() if status == "complete"),
-                "refused": refused,
-            })
+        warm(server)
+        rows = [level(server, clients, per_client) | {"max_running": None} for clients, per_client in LEVELS.items()]
+    with LocalServer(first_token, per_token, max_running=ALL_AT_ONCE) as server:
+        warm(server)
+        rows.append(level(server, 10, LEVELS[10]) | {"max_running": ALL_AT_ONCE})
     return rows
+
+
+def warm(server: LocalServer) -> None:
+    """One course first: the handlers' first call imports and connects, which is no request's latency."""
+    _, first = call(server.base, "/courses", BODY)
+    server.wait_for([first["course_id"]], timeout=120)
+
+
+def level(server: LocalServer, clients: int, per_client: int) -> dict:
+    """`clients` clients POST `per_client` courses each, back to back, each POST followed by one
+    status GET; then the server is left to finish every course, so the next level starts quiet."""
+    post_ms: list[float] = []
+    get_ms: list[float] = []
+    ids: list[str] = []
+    refused: list[str] = []
+    lock = threading.Lock()
+    gate = threading.Barrier(clients)
+
+    def client() -> None:
+        gate.wait()
+        for _ in range(per_client):
+            started = time.perf_counter()
+            try:
+                status, body = call(server.base, "/courses", BODY)
+            except OSError as error:  # a refused or timed-out connection
+                status, body = 0, {"message": f"{type(error).__name__}: {error}"}
+            posted = time.perf_counter()
+            if status != 202:  # counted and reported, never silently dropped
+                with lock:
+                    refused.append(f"{status} {body.get('message', '')}"[:200])
+                continue
+            call(server.base, f"/courses/{body['course_id']}/status")
+            got = time.perf_counter()
+            with lock:
+                post_ms.append((posted - started) * 1000)
+                get_ms.append((got - posted) * 1000)
+                ids.append(body["course_id"])
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    finished = server.wait_for(ids, timeout=600)
+    return {
+        "clients": clients,
+        "requests": len(post_ms),
+        "post_p50_ms": percentile(post_ms, 0.5), "post_p99_ms": percentile(post_ms, 0.99),
+        "get_p50_ms": percentile(get_ms, 0.5), "get_p99_ms": percentile(get_ms, 0.99),
+        "completed": sum(1 for status, _ in finished.values() if status == "complete"),
+        "refused": refused,
+    }

@@ -62,8 +62,10 @@ class LocalServer:
     """`coursegen serve` as a separate process on a free loopback port, with its own data folder,
     the sample library, and the offline planner answering at a simulated model latency."""
 
-    def __init__(self, first_token: float, per_token: float) -> None:
+    def __init__(self, first_token: float, per_token: float, max_running: int | None = None) -> None:
+        """max_running: `coursegen serve --max-running` (None: its default)."""
         self.first_token, self.per_token = first_token, per_token
+        self.serve_options = ["--max-running", str(max_running)] if max_running else []
 
     def __enter__(self) -> "LocalServer":
         coursegen = str(Path(sys.executable).parent / "coursegen")
@@ -75,7 +77,7 @@ class LocalServer:
                        env=self.env, check=True, capture_output=True)
         port = free_port()
         self.base = f"http://127.0.0.1:{port}"
-        self.process = subprocess.Popen([coursegen, "serve", "--port", str(port)], env=self.env,
+        self.process = subprocess.Popen([coursegen, "serve", "--port", str(port), *self.serve_options], env=self.env,
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 60
         while True:

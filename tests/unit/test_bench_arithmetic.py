@@ -1,0 +1,39 @@
+"""The arithmetic the benchmark report rests on: the critical path's schedule, percentiles, cost."""
+
+import pytest
+
+from bench.critical_path import PRICES, PathRun, course_cost, greedy_makespan
+from coursegen_local.load import percentile
+
+
+def test_expansions_on_one_slot_run_one_after_another():
+    assert greedy_makespan([2.0, 1.0, 3.0], 1) == 6.0
+
+
+def test_expansions_start_in_part_order_on_the_first_free_slot():
+    # slot A: 3; slot B: 1, 1, 1 - the long first part sets the end, as the Map would run it
+    assert greedy_makespan([3.0, 1.0, 1.0, 1.0], 2) == 3.0
+    assert greedy_makespan([1.0] * 6, 4) == 2.0  # two rounds
+
+
+def test_more_slots_than_parts_is_the_longest_part():
+    assert greedy_makespan([1.0, 2.5, 0.5], 8) == 2.5
+    assert greedy_makespan([], 4) == 0.0
+
+
+def test_percentiles_interpolate_between_ranks():
+    assert percentile([5.0, 1.0, 3.0, 2.0, 4.0], 0.5) == 3.0
+    assert percentile([0.0, 100.0], 0.99) == pytest.approx(99.0)
+    assert percentile([7.0], 0.99) == 7.0
+
+
+def test_a_course_costs_its_transitions_invocations_and_tokens():
+    run = PathRun(parts=3, max_concurrency=4, wall_seconds=4.0, critical_path_seconds=3.8, transitions=20,
+                  lambda_invocations=8, llm_calls=4, input_tokens=10_000, output_tokens=500,
+                  largest_payload_bytes=900, reviewed=False)
+    cost = course_cost(run, real_seconds_per_output_token=0.01, real_first_token=0.5)
+    assert cost["step_functions"] == pytest.approx(20 * PRICES["state_transition"])
+    assert cost["llm"] == pytest.approx(10_000 * PRICES["input_token"] + 500 * PRICES["output_token"])
+    waiting = 4 * 0.5 + 500 * 0.01  # the LLM steps are billed while they wait on the model
+    assert cost["lambda"] > 8 * PRICES["lambda_request"] + 0.5 * waiting * PRICES["lambda_gb_second"]
+    assert cost["total"] == pytest.approx(cost["step_functions"] + cost["lambda"] + cost["llm"])
