@@ -13,18 +13,19 @@ import time
 from coursegen_local.load import BODY, LocalServer, call, percentile
 
 LEVELS = {1: 20, 10: 10, 50: 2}  # concurrent clients -> POSTs (and status GETs) per client
+QUICK_LEVELS = {1: 4, 10: 1}  # python -m bench --quick: checks the harness, not the figures
 ALL_AT_ONCE = 100  # --max-running of the comparison run: every course the 10 clients start computes at once
 
 
-def measure(first_token: float = 0.5, per_token: float = 0.002) -> list[dict]:
+def measure(levels: dict[int, int] = LEVELS, first_token: float = 0.5, per_token: float = 0.002) -> list[dict]:
     """A row per level on `coursegen serve` as started by default, then 10 clients again on a server
     that runs every course at once (what the default bound is for)."""
     with LocalServer(first_token, per_token) as server:
         warm(server)
-        rows = [level(server, clients, per_client) | {"max_running": None} for clients, per_client in LEVELS.items()]
+        rows = [level(server, clients, per_client) | {"max_running": None} for clients, per_client in levels.items()]
     with LocalServer(first_token, per_token, max_running=ALL_AT_ONCE) as server:
         warm(server)
-        rows.append(level(server, 10, LEVELS[10]) | {"max_running": ALL_AT_ONCE})
+        rows.append(level(server, 10, levels[10]) | {"max_running": ALL_AT_ONCE})
     return rows
 
 

@@ -50,6 +50,7 @@ class PathRun:
     parts: int
     max_concurrency: int
     wall_seconds: float
+    map_wall_seconds: float  # ExpandParts alone, entered to exited
     critical_path_seconds: float
     transitions: int
     lambda_invocations: int
@@ -72,8 +73,8 @@ def run_course(parts: int, max_concurrency: int, first_token: float, per_token: 
         result = runner.run(request, poll_seconds=0.5, timeout_seconds=1800)
         history = runner.history(runner.execution_arn(result.course_id))
     assert result.execution_status == "SUCCEEDED", result.status
-    started, ended = history[0]["timestamp"], history[-1]["timestamp"]
-    wall = (ended - started).total_seconds() if isinstance(started, datetime) else float(ended - started)
+    wall = _seconds_between(history[0], history[-1])
+    map_wall = _seconds_between(*(e for e in history if e["type"] in ("MapStateEntered", "MapStateExited")))
     plan = sum(s for name, _, s, _ in llm.calls if name == "courses.generate_parts")
     per_part: dict[int, float] = {}  # a part's calls (with any repair) run in one Map iteration
     for name, variables, seconds, _ in llm.calls:
@@ -85,6 +86,7 @@ def run_course(parts: int, max_concurrency: int, first_token: float, per_token: 
         parts=len(result.course.outline.parts),
         max_concurrency=max_concurrency,
         wall_seconds=wall,
+        map_wall_seconds=map_wall,
         critical_path_seconds=critical,
         transitions=result.transitions,
         lambda_invocations=result.lambda_invocations,
@@ -94,6 +96,11 @@ def run_course(parts: int, max_concurrency: int, first_token: float, per_token: 
         largest_payload_bytes=result.largest_payload_bytes,
         reviewed=review > 0,
     )
+
+
+def _seconds_between(first: dict, last: dict) -> float:
+    started, ended = first["timestamp"], last["timestamp"]
+    return (ended - started).total_seconds() if isinstance(started, datetime) else float(ended - started)
 
 
 # Public on-demand prices, us-east-1, as published on the AWS pricing pages in 2025 (written from

@@ -28,7 +28,7 @@ def test_percentiles_interpolate_between_ranks():
 
 
 def test_a_course_costs_its_transitions_invocations_and_tokens():
-    run = PathRun(parts=3, max_concurrency=4, wall_seconds=4.0, critical_path_seconds=3.8, transitions=20,
+    run = PathRun(parts=3, max_concurrency=4, wall_seconds=4.0, map_wall_seconds=2.0, critical_path_seconds=3.8, transitions=20,
                   lambda_invocations=8, llm_calls=4, input_tokens=10_000, output_tokens=500,
                   largest_payload_bytes=900, reviewed=False)
     cost = course_cost(run, real_seconds_per_output_token=0.01, real_first_token=0.5)
