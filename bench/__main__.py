@@ -22,6 +22,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from bench import api_latency, critical_path, memory, search_scale  # noqa: E402
 from bench.critical_path import PRICES, course_cost, run_course  # noqa: E402
+from coursegen_local.cli import SERVE_MAX_RUNNING  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 FIRST_TOKEN, PER_TOKEN = 0.25, 0.01  # seconds; a real model's ~0.5 s + ~10 ms/token, with shorter answers
@@ -144,14 +145,14 @@ def main() -> int:
     lines.append("\n## 3. API latency on `coursegen serve`\n")
     lines.append("Clients send their requests back to back; every POST starts a real execution. Offline, the API, moto's "
                  "Step Functions interpreter and the running courses share one Python process (one GIL) on this 2-core "
-                 "machine, so `coursegen serve` generates at most `--max-running` courses at once (default 2) and the "
+                 f"machine, so `coursegen serve` generates at most `--max-running` courses at once (default {SERVE_MAX_RUNNING}) and the "
                  f"rest wait queued. The last row is the same 10 clients on a server started with `--max-running "
                  f"{api_latency.ALL_AT_ONCE}`, where every course they start computes at once: what the default bound "
                  "is for. In AWS the API function runs apart from the workflow's functions.\n")
     lines.append("Percentiles interpolate between ranks; with this many samples p99 is close to the slowest request.\n")
     lines.append("| clients | `--max-running` | requests | POST p50 (ms) | POST p99 (ms) | GET status p50 (ms) | GET status p99 (ms) | courses completed | POSTs refused |\n|---|---|---|---|---|---|---|---|---|")
     for row in api:
-        lines.append(f"| {row['clients']} | {row['max_running'] or '2 (default)'} | {row['requests']} | {row['post_p50_ms']:.0f} | "
+        lines.append(f"| {row['clients']} | {row['max_running'] or f'{SERVE_MAX_RUNNING} (default)'} | {row['requests']} | {row['post_p50_ms']:.0f} | "
                      f"{row['post_p99_ms']:.0f} | {row['get_p50_ms']:.0f} | {row['get_p99_ms']:.0f} | {row['completed']} | "
                      f"{len(row['refused'])}{': ' + '; '.join(sorted(set(row['refused'])))[:300] if row['refused'] else ''} |")
     ten = next(row for row in api if row["clients"] == 10 and row["max_running"] is None)

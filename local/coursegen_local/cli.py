@@ -33,6 +33,7 @@ from coursegen.models import (
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
+SERVE_MAX_RUNNING = 2  # courses `coursegen serve` generates at once by default
 
 
 class UsageError(Exception):
@@ -70,8 +71,8 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the course API on 127.0.0.1 (executions run offline in the background)")
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    serve.add_argument("--max-running", type=_positive, default=2, metavar="N",
-                       help="courses generated at once (default 2); later ones wait, queued. Offline they share one "
+    serve.add_argument("--max-running", type=_positive, default=SERVE_MAX_RUNNING, metavar="N",
+                       help=f"courses generated at once (default {SERVE_MAX_RUNNING}); later ones wait, queued. Offline they share one "
                             "Python process with the API, which stays quick only while few compute at once")
 
     listing = commands.add_parser("list", help="list stored courses, newest first")
