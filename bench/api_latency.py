@@ -41,29 +41,36 @@ def level(server: LocalServer, clients: int, per_client: int) -> dict:
     post_ms: list[float] = []
     get_ms: list[float] = []
     ids: list[str] = []
-    refused: list[str] = []
+    failed: list[str] = []  # counted and reported, never silently dropped
     lock = threading.Lock()
     gate = threading.Barrier(clients)
+
+    def timed(method: str, path: str, body: dict | None, expected: int) -> tuple[dict | None, float]:
+        """The answer and its milliseconds, or None (and a line in `failed`) for any other answer."""
+        started = time.perf_counter()
+        try:
+            status, answer = call(server.base, path, body)
+        except (OSError, ValueError) as error:  # a refused or timed-out connection, an answer not JSON
+            status, answer = 0, {"message": f"{type(error).__name__}: {error}"}
+        took = (time.perf_counter() - started) * 1000
+        if status != expected:
+            with lock:
+                failed.append(f"{method} {status} {answer.get('message', '')}"[:200])
+            return None, took
+        return answer, took
 
     def client() -> None:
         gate.wait()
         for _ in range(per_client):
-            started = time.perf_counter()
-            try:
-                status, body = call(server.base, "/courses", BODY)
-            except OSError as error:  # a refused or timed-out connection
-                status, body = 0, {"message": f"{type(error).__name__}: {error}"}
-            posted = time.perf_counter()
-            if status != 202:  # counted and reported, never silently dropped
-                with lock:
-                    refused.append(f"{status} {body.get('message', '')}"[:200])
+            posted, post_took = timed("POST", "/courses", BODY, 202)
+            if posted is None:
                 continue
-            call(server.base, f"/courses/{body['course_id']}/status")
-            got = time.perf_counter()
+            answered, get_took = timed("GET", f"/courses/{posted['course_id']}/status", None, 200)
             with lock:
-                post_ms.append((posted - started) * 1000)
-                get_ms.append((got - posted) * 1000)
-                ids.append(body["course_id"])
+                post_ms.append(post_took)
+                ids.append(posted["course_id"])
+                if answered is not None:
+                    get_ms.append(get_took)
 
     threads = [threading.Thread(target=client) for _ in range(clients)]
     for thread in threads:
@@ -77,5 +84,5 @@ def level(server: LocalServer, clients: int, per_client: int) -> dict:
         "post_p50_ms": percentile(post_ms, 0.5), "post_p99_ms": percentile(post_ms, 0.99),
         "get_p50_ms": percentile(get_ms, 0.5), "get_p99_ms": percentile(get_ms, 0.99),
         "completed": sum(1 for status, _ in finished.values() if status == "complete"),
-        "refused": refused,
+        "failed": failed,
     }

@@ -2,23 +2,26 @@
 
 Full courses run through the offline runner with the offline planner answering at a simulated
 model latency (a fixed start plus time per output token, scaled down from a real model's so the
-run stays short). Each call's latency is recorded, so the critical path is computed from the
-very latencies the run waited on: the parts plan, then the expansions scheduled greedily on
-MaxConcurrency slots in part order (as the Map runs them), then any review.
+run stays short). Each call's latency is measured, so the critical path is computed from the
+very latencies the run waited on: the parts plan, then the expansions scheduled on MaxConcurrency
+slots in part order, each on the first free slot, then any review: the least time these calls
+could take under a Map, which starts its items in order.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from datetime import datetime
 
 from coursegen.adapters.offline import OfflinePlanner, SimulatedLatencyLlm
 from coursegen.domain.prompts import Prompt
 from coursegen.models import CourseRequest
 from coursegen_local.runner import LocalRunner
+from coursegen_local.template import SamTemplate
 
 PART_MINUTES = 20
+FIRST_TOKEN, PER_TOKEN = 0.25, 0.01  # seconds; a real model's ~0.5 s + ~10 ms/token, with shorter answers
+REAL_SCALE = 4  # real calls are about this much slower: a model's answers run to ~500 tokens, the planner's ~125
 
 
 class FixedPartsPlanner:
@@ -57,24 +60,32 @@ class PathRun:
     llm_calls: int
     input_tokens: int
     output_tokens: int
+    llm_seconds: float  # the model calls' latencies, summed
     largest_payload_bytes: int
-    reviewed: bool
 
     @property
     def ratio(self) -> float:
         return self.wall_seconds / self.critical_path_seconds
 
 
-def run_course(parts: int, max_concurrency: int, first_token: float, per_token: float, adapters: dict) -> PathRun:
+def run_course(parts: int, max_concurrency: int, first_token: float, per_token: float, adapters: dict,
+               query: str = "Learn DCF valuation") -> PathRun:
+    """One course of exactly `parts` parts; the offline planner makes no more parts than the
+    grounding has topics, so a long course needs a broad query."""
     llm = SimulatedLatencyLlm(first_token, per_token, planner=FixedPartsPlanner(parts), record=True)
     overrides = {"MapMaxConcurrency": str(max_concurrency)}
     with LocalRunner(parameter_overrides=overrides, llm=llm, **adapters) as runner:
-        request = CourseRequest(query="Learn DCF valuation", hours=parts * PART_MINUTES / 60)
+        request = CourseRequest(query=query, hours=parts * PART_MINUTES / 60)
         result = runner.run(request, poll_seconds=0.5, timeout_seconds=1800)
         history = runner.history(runner.execution_arn(result.course_id))
-    assert result.execution_status == "SUCCEEDED", result.status
+    if result.execution_status != "SUCCEEDED":
+        raise RuntimeError(f"the {parts}-part course did not complete: {result.status}")
+    if len(result.course.outline.parts) != parts:
+        raise RuntimeError(f"asked for {parts} parts, the planner made {len(result.course.outline.parts)}: "
+                           f"the books found for {query!r} hold too few topics")
     wall = _seconds_between(history[0], history[-1])
-    map_wall = _seconds_between(*(e for e in history if e["type"] in ("MapStateEntered", "MapStateExited")))
+    map_wall = _seconds_between(next(e for e in history if e["type"] == "MapStateEntered"),
+                                next(e for e in reversed(history) if e["type"] == "MapStateExited"))
     plan = sum(s for name, _, s, _ in llm.calls if name == "courses.generate_parts")
     per_part: dict[int, float] = {}  # a part's calls (with any repair) run in one Map iteration
     for name, variables, seconds, _ in llm.calls:
@@ -83,7 +94,7 @@ def run_course(parts: int, max_concurrency: int, first_token: float, per_token: 
     review = sum(s for name, _, s, _ in llm.calls if name == "courses.review_outline")
     critical = plan + greedy_makespan([per_part[i] for i in sorted(per_part)], max_concurrency) + review
     return PathRun(
-        parts=len(result.course.outline.parts),
+        parts=parts,
         max_concurrency=max_concurrency,
         wall_seconds=wall,
         map_wall_seconds=map_wall,
@@ -93,14 +104,13 @@ def run_course(parts: int, max_concurrency: int, first_token: float, per_token: 
         llm_calls=len(llm.calls),
         input_tokens=sum(reply.input_tokens for *_, reply in llm.calls),
         output_tokens=sum(reply.output_tokens for *_, reply in llm.calls),
+        llm_seconds=sum(seconds for _, _, seconds, _ in llm.calls),
         largest_payload_bytes=result.largest_payload_bytes,
-        reviewed=review > 0,
     )
 
 
 def _seconds_between(first: dict, last: dict) -> float:
-    started, ended = first["timestamp"], last["timestamp"]
-    return (ended - started).total_seconds() if isinstance(started, datetime) else float(ended - started)
+    return (last["timestamp"] - first["timestamp"]).total_seconds()
 
 
 # Public on-demand prices, us-east-1, as published on the AWS pricing pages in 2025 (written from
@@ -113,18 +123,19 @@ PRICES = {
     "input_token": 0.80 / 1_000_000,  # Claude 3.5 Haiku on Bedrock
     "output_token": 4.00 / 1_000_000,
 }
-LAMBDA_GB = 0.5  # the template's MemorySize
+LAMBDA_GB = SamTemplate().doc["Globals"]["Function"]["MemorySize"] / 1024  # every workflow function's
 LAMBDA_SECONDS_PER_STEP = 0.15  # a step's own work, beside the model call it waits on
 
 
-def course_cost(run: PathRun, real_seconds_per_output_token: float = 0.01, real_first_token: float = 0.5) -> dict[str, float]:
+def course_cost(run: PathRun, real_scale: float = REAL_SCALE) -> dict[str, float]:
     """Dollars per course. LLM-calling Lambdas are billed while they wait on the model, so their
-    duration is the model's real-scale latency for the same answers."""
-    waiting = run.llm_calls * real_first_token + run.output_tokens * real_seconds_per_output_token
-    gb_seconds = LAMBDA_GB * (waiting + LAMBDA_SECONDS_PER_STEP * run.lambda_invocations)
+    duration is the model's latency at real scale; the API call that started the course is one
+    more invocation."""
+    invocations = run.lambda_invocations + 1
+    gb_seconds = LAMBDA_GB * (run.llm_seconds * real_scale + LAMBDA_SECONDS_PER_STEP * invocations)
     cost = {
         "step_functions": run.transitions * PRICES["state_transition"],
-        "lambda": run.lambda_invocations * PRICES["lambda_request"] + gb_seconds * PRICES["lambda_gb_second"],
+        "lambda": invocations * PRICES["lambda_request"] + gb_seconds * PRICES["lambda_gb_second"],
         "llm": run.input_tokens * PRICES["input_token"] + run.output_tokens * PRICES["output_token"],
     }
     cost["total"] = sum(cost.values())

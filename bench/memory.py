@@ -5,6 +5,7 @@ not counted."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -15,7 +16,7 @@ from coursegen_local.template import PROJECT_ROOT
 _GENERATE = (
     "import resource, sys; from coursegen_local.cli import main; "
     "code = main(['generate', 'Learn DCF valuation', '--hours', sys.argv[1], '--json', '--quiet']); "
-    "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); sys.exit(code)"
+    "print('peak_rss_kib', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); sys.exit(code)"
 )
 
 
@@ -26,4 +27,5 @@ def peak_rss_mb(hours: float = 2.0) -> float:
         subprocess.run([coursegen, "books", "import", str(PROJECT_ROOT / "data/books/sample_library.jsonl")],
                        env=env, check=True, capture_output=True)
         done = subprocess.run([sys.executable, "-c", _GENERATE, str(hours)], env=env, check=True, capture_output=True, text=True)
-    return int(done.stderr.strip().splitlines()[-1]) / 1024  # ru_maxrss is KiB on Linux
+    [kib] = re.findall(r"^peak_rss_kib (\d+)$", done.stderr, re.MULTILINE)  # ru_maxrss is KiB on Linux
+    return int(kib) / 1024

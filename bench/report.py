@@ -5,6 +5,7 @@ issue 5 set is marked met or not by the same comparison the README quotes."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import matplotlib
@@ -13,11 +14,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from bench import api_latency, search_scale  # noqa: E402
-from bench.critical_path import PRICES, PathRun, course_cost  # noqa: E402
+from bench.critical_path import FIRST_TOKEN, LAMBDA_GB, PER_TOKEN, PRICES, REAL_SCALE, PathRun, course_cost  # noqa: E402
 from coursegen_local.cli import SERVE_MAX_RUNNING  # noqa: E402
 
-FIRST_TOKEN, PER_TOKEN = 0.25, 0.01  # seconds; a real model's ~0.5 s + ~10 ms/token, with shorter answers
-REAL_SCALE = 4  # real calls are about this much slower than the simulated ones (see the critical path section)
+HNSW_FIGURE_AT = 100_000  # summaries: the size issue 5 judges the index at
 
 
 def verdict(met: bool) -> str:
@@ -29,15 +29,17 @@ def critical_path_section(runs: list[PathRun]) -> list[str]:
     lines = ["## 1. Generation time against its critical path\n",
              f"Simulated model latency: {FIRST_TOKEN} s + {PER_TOKEN * 1000:.0f} ms per output token (the offline "
              "planner's answers, about 100-150 tokens; a real model's are longer, so real calls are "
-             f"~{REAL_SCALE}x slower). Critical path = parts plan + expansions scheduled greedily on MaxConcurrency slots "
-             "+ any review, from the latencies of this very run. MaxConcurrency 1 is the seeds' one-part-after-another chain.\n",
+             f"~{REAL_SCALE}x slower). Critical path = parts plan + expansions on MaxConcurrency slots, each in part order on "
+             "the first free slot as the Map starts them, + any review, from the latencies measured in this very run. "
+             "MaxConcurrency 1 is the seeds' one-part-after-another chain.\n",
              "| parts | MaxConcurrency | wall (s) | critical path (s) | wall / path | speedup vs MC 1 | ExpandParts wall (s) | its speedup vs MC 1 |",
              "|---|---|---|---|---|---|---|---|"]
     for r in runs:
-        first = sequential.get(r.parts, r)
+        first = sequential.get(r.parts)
+        course_speedup = f"{first.wall_seconds / r.wall_seconds:.2f}x" if first else "n/a"
+        map_speedup = f"{first.map_wall_seconds / r.map_wall_seconds:.2f}x" if first else "n/a"
         lines.append(f"| {r.parts} | {r.max_concurrency} | {r.wall_seconds:.2f} | {r.critical_path_seconds:.2f} | "
-                     f"{r.ratio:.3f} | {first.wall_seconds / r.wall_seconds:.2f}x | {r.map_wall_seconds:.2f} | "
-                     f"{first.map_wall_seconds / r.map_wall_seconds:.2f}x |")
+                     f"{r.ratio:.3f} | {course_speedup} | {r.map_wall_seconds:.2f} | {map_speedup} |")
     target = [r for r in runs if r.parts >= 6 and r.max_concurrency >= 4]
     worst = max(r.ratio for r in target) if target else float("nan")
     lines.append(f"\nFigure: wall <= 1.10 x critical path for 6+ parts at MaxConcurrency >= 4: worst {worst:.3f} - "
@@ -53,7 +55,7 @@ def critical_path_section(runs: list[PathRun]) -> list[str]:
     two = [r for r in runs if r.max_concurrency == 2 and r.parts in sequential]
     if two:
         lines.append("The seeds expected MaxConcurrency 2 to halve the time (\"90 -> 45 minutes\" for 7 modules, seed 003). "
-                     "The Map itself comes close: ExpandParts at MaxConcurrency 2 is "
+                     "Measured on the Map alone, ExpandParts at MaxConcurrency 2 is "
                      + ", ".join(f"{sequential[r.parts].map_wall_seconds / r.map_wall_seconds:.2f}x" for r in two)
                      + f" faster for {', '.join(str(r.parts) for r in two)} parts (an odd part count leaves one slot idle "
                      "in the last round). The whole course gains less, because the parts plan and any review stay one "
@@ -67,7 +69,8 @@ def cost_section(runs: list[PathRun]) -> list[str]:
     lines = ["## 2. Cost per course\n",
              f"Prices: Step Functions Standard ${PRICES['state_transition'] * 1000:.3f} per 1,000 transitions; Lambda "
              f"${PRICES['lambda_request'] * 1e6:.2f} per 1M requests and ${PRICES['lambda_gb_second']:.10f} per GB-s "
-             f"(512 MB; an LLM step is billed while it waits on the model, at real-scale latency); Claude 3.5 Haiku on "
+             f"({LAMBDA_GB * 1024:.0f} MB, the template's; an LLM step is billed while it waits on the model, at {REAL_SCALE}x the "
+             "simulated latency; one more invocation, the API's, starts the course); Claude 3.5 Haiku on "
              f"Bedrock ${PRICES['input_token'] * 1e6:.2f} / ${PRICES['output_token'] * 1e6:.2f} per 1M input / output tokens. "
              f"Prices of {PRICES['date']}. Tokens are the offline planner's, estimated at 4 characters a token; a real "
              "model writes longer answers, so the output side is an underestimate.\n",
@@ -85,28 +88,29 @@ def cost_section(runs: list[PathRun]) -> list[str]:
 def api_section(rows: list[dict]) -> list[str]:
     lines = ["\n## 3. API latency on `coursegen serve`\n",
              "Clients send their requests back to back; every POST starts a real execution. Offline, the API, moto's "
-             "Step Functions interpreter and the running courses share one Python process (one GIL) on this 2-core "
+             f"Step Functions interpreter and the running courses share one Python process (one GIL) on this {os.cpu_count()}-core "
              f"machine, so `coursegen serve` generates at most `--max-running` courses at once (default {SERVE_MAX_RUNNING}) and the "
              f"rest wait queued. The last row is the same 10 clients on a server started with `--max-running "
              f"{api_latency.ALL_AT_ONCE}`, where every course they start computes at once: what the default bound "
              "is for. In AWS the API function runs apart from the workflow's functions.\n",
              "Percentiles interpolate between ranks; with this many samples p99 is close to the slowest request.\n",
-             "| clients | `--max-running` | requests | POST p50 (ms) | POST p99 (ms) | GET status p50 (ms) | GET status p99 (ms) | courses completed | POSTs refused |",
+             "| clients | `--max-running` | requests | POST p50 (ms) | POST p99 (ms) | GET status p50 (ms) | GET status p99 (ms) | courses completed | requests failed |",
              "|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
-        refused = row["refused"]
+        failed = row["failed"]
         lines.append(f"| {row['clients']} | {row['max_running'] or f'{SERVE_MAX_RUNNING} (default)'} | {row['requests']} | "
                      f"{row['post_p50_ms']:.0f} | {row['post_p99_ms']:.0f} | {row['get_p50_ms']:.0f} | {row['get_p99_ms']:.0f} | "
-                     f"{row['completed']} | {len(refused)}{': ' + '; '.join(sorted(set(refused)))[:300] if refused else ''} |")
+                     f"{row['completed']} | {len(failed)}{': ' + '; '.join(sorted(set(failed)))[:300] if failed else ''} |")
     ten = next(row for row in rows if row["clients"] == 10 and row["max_running"] is None)
-    lines.append(f"\nFigure: POST p99 under 200 ms locally at 10 clients: {ten['post_p99_ms']:.0f} ms - "
-                 f"{verdict(ten['post_p99_ms'] < 200)}.\n")
+    failures = f", {len(ten['failed'])} requests failed" if ten["failed"] else ""
+    lines.append(f"\nFigure: POST p99 under 200 ms locally at 10 clients, every request answered: {ten['post_p99_ms']:.0f} ms"
+                 f"{failures} - {verdict(ten['post_p99_ms'] < 200 and not ten['failed'])}.\n")
     return lines
 
 
 def search_section(rows: list[dict]) -> list[str]:
     efs = search_scale.EF_SEARCH
-    lines = ["## 4. Search at scale (pgvector 0.6, embedded PostgreSQL 16)\n",
+    lines = [f"## 4. Search at scale (pgvector {rows[0]['pgvector']}, embedded PostgreSQL {rows[0]['postgres']})\n",
              search_scale.__doc__.split("\n\n", 1)[1].strip() + "\n",
              "| vectors | ingest rows/s | HNSW build (s) | exact p50 / p95 (ms) | "
              + " | ".join(f"HNSW ef {ef} p50 / p95 (ms) | recall@10" for ef in efs) + " | index used |",
@@ -115,11 +119,15 @@ def search_section(rows: list[dict]) -> list[str]:
         lines.append(f"| {s['vectors']:,} | {s['ingest_rows_per_s']:,.0f} | {s['index_build_s']:.1f} | {s['exact_p50_ms']:.1f} / {s['exact_p95_ms']:.1f} | "
                      + " | ".join(f"{s[f'hnsw{ef}_p50_ms']:.2f} / {s[f'hnsw{ef}_p95_ms']:.2f} | {s[f'hnsw{ef}_recall']:.3f}" for ef in efs)
                      + f" | {'yes' if s['index_used'] else 'no'} |")
-    biggest = rows[-1]
-    best_ef = next((ef for ef in efs if biggest[f"hnsw{ef}_recall"] >= 0.95), efs[-1])  # the cheapest that reaches it
-    p95, recall = biggest[f"hnsw{best_ef}_p95_ms"], biggest[f"hnsw{best_ef}_recall"]
-    lines.append(f"\nFigure: HNSW p95 <= 10 ms at {biggest['vectors']:,} with recall@10 >= 0.95: ef_search {best_ef}, "
-                 f"p95 {p95:.2f} ms, recall {recall:.3f} - {verdict(p95 <= 10 and recall >= 0.95)}.\n")
+    judged = next((s for s in rows if s["vectors"] == HNSW_FIGURE_AT), None)
+    if judged is None:
+        lines.append(f"\nFigure: HNSW p95 <= 10 ms at {HNSW_FIGURE_AT:,} with recall@10 >= 0.95: not measured "
+                     f"(this grid stops at {rows[-1]['vectors']:,}) - {verdict(False)}.\n")
+    else:
+        best_ef = next((ef for ef in efs if judged[f"hnsw{ef}_recall"] >= 0.95), efs[-1])  # the cheapest that reaches it
+        p95, recall = judged[f"hnsw{best_ef}_p95_ms"], judged[f"hnsw{best_ef}_recall"]
+        lines.append(f"\nFigure: HNSW p95 <= 10 ms at {HNSW_FIGURE_AT:,} with recall@10 >= 0.95: ef_search {best_ef}, "
+                     f"p95 {p95:.2f} ms, recall {recall:.3f} - {verdict(p95 <= 10 and recall >= 0.95)}.\n")
     lines.append("![search latency](search.png)\n")
     return lines
 
@@ -127,8 +135,8 @@ def search_section(rows: list[dict]) -> list[str]:
 def payload_section(runs: list[PathRun], forty: PathRun, rss_mb: float) -> list[str]:
     largest = max(r.largest_payload_bytes for r in [*runs, forty])
     return ["## 5. Payloads and memory\n",
-            f"- Largest state payload of any run above, a 40-part course included: {largest:,} bytes "
-            f"(40-part course: {forty.largest_payload_bytes:,} bytes, {forty.transitions} transitions) - "
+            f"- Largest state payload of any run above, a {forty.parts}-part course included: {largest:,} bytes "
+            f"({forty.parts}-part course: {forty.largest_payload_bytes:,} bytes, {forty.transitions} transitions) - "
             f"no state payload over 8 KB: {verdict(largest <= 8192)}.",
             f"- Peak RSS of `coursegen generate` (a 2-hour course, one process: moto, the handlers, WordLlama): {rss_mb:.0f} MB.\n"]
 

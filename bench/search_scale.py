@@ -31,7 +31,9 @@ EF_SEARCH = (40, 100, 200)
 def books_index_options() -> str:
     """The WITH (...) of the books index as the latest migration that creates it leaves it."""
     created = [m for _, sql in migrations() for m in re.findall(r"CREATE INDEX books_embedding_hnsw .*?WITH \((.*?)\)", sql)]
-    return created[-1] if created else "m = 16, ef_construction = 64"  # pgvector's defaults
+    if not created:
+        raise LookupError("no migration creates books_embedding_hnsw WITH (...): the bench would measure another index")
+    return created[-1]
 
 
 __doc__ = __doc__.format(options=books_index_options())
@@ -63,6 +65,8 @@ def measure(sizes: tuple[int, ...] = (10_000, 100_000)) -> list[dict]:
         conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
         register_vector(conn)
         conn.execute("SET maintenance_work_mem = '1GB'")
+        versions = {"pgvector": conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'").fetchone()[0],
+                    "postgres": conn.execute("SHOW server_version").fetchone()[0].split()[0]}
         for n in sizes:
             data = vectors(n, rng)
             conn.execute("DROP TABLE IF EXISTS bench_vectors")
@@ -80,7 +84,7 @@ def measure(sizes: tuple[int, ...] = (10_000, 100_000)) -> list[dict]:
             started = time.perf_counter()
             conn.execute(f"CREATE INDEX ON bench_vectors USING hnsw (embedding vector_cosine_ops) WITH ({books_index_options()})")
             build_seconds = time.perf_counter() - started
-            row = {"vectors": n, "ingest_rows_per_s": n / ingest_seconds, "index_build_s": build_seconds,
+            row = versions | {"vectors": n, "ingest_rows_per_s": n / ingest_seconds, "index_build_s": build_seconds,
                    "exact_p50_ms": float(np.percentile(exact_ms, 50)), "exact_p95_ms": float(np.percentile(exact_ms, 95))}
             plan = "\n".join(r[0] for r in conn.execute(
                 "EXPLAIN SELECT id FROM bench_vectors ORDER BY embedding <=> %s LIMIT 10", (queries[0],)).fetchall())

@@ -2,7 +2,7 @@
 
 import pytest
 
-from bench.critical_path import PRICES, PathRun, course_cost, greedy_makespan
+from bench.critical_path import LAMBDA_GB, LAMBDA_SECONDS_PER_STEP, PRICES, PathRun, course_cost, greedy_makespan
 from coursegen_local.load import percentile
 
 
@@ -29,11 +29,16 @@ def test_percentiles_interpolate_between_ranks():
 
 def test_a_course_costs_its_transitions_invocations_and_tokens():
     run = PathRun(parts=3, max_concurrency=4, wall_seconds=4.0, map_wall_seconds=2.0, critical_path_seconds=3.8, transitions=20,
-                  lambda_invocations=8, llm_calls=4, input_tokens=10_000, output_tokens=500,
-                  largest_payload_bytes=900, reviewed=False)
-    cost = course_cost(run, real_seconds_per_output_token=0.01, real_first_token=0.5)
+                  lambda_invocations=8, llm_calls=4, input_tokens=10_000, output_tokens=500, llm_seconds=6.0,
+                  largest_payload_bytes=900)
+    cost = course_cost(run, real_scale=4)
     assert cost["step_functions"] == pytest.approx(20 * PRICES["state_transition"])
     assert cost["llm"] == pytest.approx(10_000 * PRICES["input_token"] + 500 * PRICES["output_token"])
-    waiting = 4 * 0.5 + 500 * 0.01  # the LLM steps are billed while they wait on the model
-    assert cost["lambda"] > 8 * PRICES["lambda_request"] + 0.5 * waiting * PRICES["lambda_gb_second"]
+    # 9 invocations (the workflow's 8 and the API's); the LLM steps billed while they wait on the model at real scale
+    gb_seconds = LAMBDA_GB * (6.0 * 4 + LAMBDA_SECONDS_PER_STEP * 9)
+    assert cost["lambda"] == pytest.approx(9 * PRICES["lambda_request"] + gb_seconds * PRICES["lambda_gb_second"])
     assert cost["total"] == pytest.approx(cost["step_functions"] + cost["lambda"] + cost["llm"])
+
+
+def test_lambda_memory_is_the_templates():
+    assert LAMBDA_GB == 0.5  # template.yaml Globals: MemorySize 512
