@@ -10,9 +10,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import re
 import signal
 import sys
+import threading
+import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +25,7 @@ from pydantic import ValidationError
 from coursegen.errors import CoursegenError
 from coursegen_local.faults import FAULT_CASES
 from coursegen.models import (
+    COURSE_ID_PATTERN,
     MAX_HOURS,
     MIN_HOURS,
     CoursePreferences,
@@ -34,6 +39,7 @@ from coursegen.models import (
 EXIT_USAGE = 2
 EXIT_FAILED = 1
 SERVE_MAX_RUNNING = 2  # courses `coursegen serve` generates at once by default
+COURSE_ID = re.compile(COURSE_ID_PATTERN)
 
 
 class UsageError(Exception):
@@ -54,35 +60,40 @@ def _parser() -> argparse.ArgumentParser:
     generate = commands.add_parser("generate", help="generate a course and print its outline")
     generate.add_argument("query", help='what to learn, e.g. "Learn DCF valuation"')
     generate.add_argument("--hours", type=float, default=2.0, help=f"course length in hours ({MIN_HOURS:g}-{MAX_HOURS:g}; default 2)")
-    generate.add_argument("--depth", choices=[d.value for d in Depth], default=Depth.balanced.value)
-    generate.add_argument("--pace", choices=[p.value for p in Pace], default=Pace.moderate.value)
+    generate.add_argument("--depth", choices=[d.value for d in Depth], default=Depth.balanced.value,
+                          help="how far each part goes: fewer, broader sections or more, narrower ones (default balanced)")
+    generate.add_argument("--pace", choices=[p.value for p in Pace], default=Pace.moderate.value,
+                          help="how much each section asks of the learner in its time (default moderate)")
     generate.add_argument("--language", default="en", help="two-letter language code (default en)")
-    generate.add_argument("--course-id", help="reuse a course id: storing again replaces that course, never duplicates it")
-    generate.add_argument("--max-concurrency", type=int, help="parts expanded at once (template parameter MapMaxConcurrency)")
+    generate.add_argument("--course-id", type=_course_id, help="reuse a course id (letters, digits, - and _, at most 80): "
+                          "storing again replaces that course, never duplicates it")
+    generate.add_argument("--max-concurrency", type=_whole_number(1, 40), metavar="N",
+                          help="parts expanded at once, 1-40 (template parameter MapMaxConcurrency)")
     generate.add_argument("--json", action="store_true", help="print one JSON object instead of the outline")
     generate.add_argument("--fault", choices=sorted(FAULT_CASES), metavar="CASE",
                           help="inject a named fault to see how the workflow copes: " + ", ".join(sorted(FAULT_CASES)))
     generate.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
 
     show = commands.add_parser("show", help="print a stored course")
-    show.add_argument("course_id")
-    show.add_argument("--json", action="store_true")
+    show.add_argument("course_id", help="as 'coursegen list' or 'generate' printed it")
+    show.add_argument("--json", action="store_true", help="print the course as one JSON object")
 
     serve = commands.add_parser("serve", help="serve the course API on 127.0.0.1 (executions run offline in the background)")
-    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--port", type=_whole_number(0, 65535), default=8080, help="port to listen on (default 8080; 0: any free one)")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    serve.add_argument("--max-running", type=_positive, default=SERVE_MAX_RUNNING, metavar="N",
+    serve.add_argument("--max-running", type=_whole_number(1), default=SERVE_MAX_RUNNING, metavar="N",
                        help=f"courses generated at once (default {SERVE_MAX_RUNNING}); later ones wait, queued. Offline they share one "
                             "Python process with the API, which stays quick only while few compute at once")
 
     listing = commands.add_parser("list", help="list stored courses, newest first")
-    listing.add_argument("--limit", type=int, default=20)
+    listing.add_argument("--limit", type=_whole_number(1, 1000), default=20, metavar="N", help="at most N courses, 1-1000 (default 20)")
 
     books = commands.add_parser("books", help="manage the book library")
     book_commands = books.add_subparsers(dest="books_command", required=True, metavar="BOOKS_COMMAND")
     importer = book_commands.add_parser("import", help="import book summaries from a JSONL file (one book per line)")
-    importer.add_argument("file", type=Path)
-    importer.add_argument("--json", action="store_true")
+    importer.add_argument("file", type=Path, help="UTF-8 JSONL: book_id, title, summary, and optionally author, subject, year, "
+                          "key_topics (see data/books/sample_library.jsonl); a book imported again is updated")
+    importer.add_argument("--json", action="store_true", help="print the report as JSON")
     book_commands.add_parser("count", help="how many books the library holds")
     return parser
 
@@ -141,8 +152,6 @@ def _generate(args: argparse.Namespace) -> int:
 
     request = _request(args)
     overrides = {"MapMaxConcurrency": str(args.max_concurrency)} if args.max_concurrency else None
-    if args.max_concurrency is not None and not 1 <= args.max_concurrency <= 40:
-        raise UsageError("--max-concurrency: must be between 1 and 40")
     case = FAULT_CASES.get(args.fault) if args.fault else None
     adapters = {"llm": case.llm()} if case and case.llm else {}
     faults = case.faults() if case else []
@@ -180,10 +189,21 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
-def _positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
-    return int(text)
+def _whole_number(low: int, high: int | None = None) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        value = int(text) if text.isdigit() and len(text) <= 9 else None
+        if value is None or value < low or (high is not None and value > high):
+            bounds = f"between {low} and {high}" if high is not None else f"of at least {low}"
+            raise argparse.ArgumentTypeError(f"must be a whole number {bounds}, not {text!r}")
+        return value
+
+    return parse
+
+
+def _course_id(text: str) -> str:
+    if not COURSE_ID.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"must be 1-80 letters, digits, - or _, not {text!r}")
+    return text
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -198,12 +218,39 @@ def _serve(args: argparse.Namespace) -> int:
             raise UsageError(f"cannot listen on {args.host}:{args.port}: {error.strerror} (try --port)") from None
         print(f"coursegen API on http://{args.host}:{server.server_port} (offline: moto Step Functions, embedded "
               f"PostgreSQL, {runner.container.llm.name}). Ctrl-C stops.", file=sys.stderr, flush=True)
+        serving = threading.Thread(target=server.serve_forever, daemon=True)
+        serving.start()
         try:
-            server.serve_forever()
+            while serving.is_alive():
+                serving.join(0.5)  # the main thread stays free to take Ctrl-C / SIGTERM
         except KeyboardInterrupt:
-            pass
+            server.draining = True  # status and course GETs go on; new courses are refused
+            return _finish_running_courses(runner)
         finally:
+            server.shutdown()
             server.server_close()
+    return 0
+
+
+def _finish_running_courses(runner) -> int:
+    """Offline, a course's progress lives in this process until it is stored: stopping mid-course
+    loses it. So serve stops once the courses it took are done; a second Ctrl-C abandons them."""
+    running = runner.running_courses()
+    if not running:
+        return 0
+    print(f"coursegen: stopping once the {len(running)} course(s) still generating are done (new ones are refused); "
+          "Ctrl-C again abandons them.", file=sys.stderr, flush=True)
+    try:
+        while running:
+            time.sleep(0.5)
+            still = runner.running_courses()
+            if len(still) != len(running):
+                print(f"  {len(still)} still generating", file=sys.stderr, flush=True)
+            running = still
+    except KeyboardInterrupt:
+        print(f"coursegen: abandoned {len(running)} course(s) mid-generation, which are lost: {', '.join(running)}",
+              file=sys.stderr)
+        return 130
     return 0
 
 
@@ -247,9 +294,17 @@ def _list(args: argparse.Namespace) -> int:
 def _import_books(args: argparse.Namespace) -> int:
     from coursegen.services.library import import_library
 
+    if args.file.is_dir():
+        raise UsageError(f"{args.file}: is a folder; name the .jsonl file in it")
     if not args.file.is_file():
         raise UsageError(f"{args.file}: no such file")
-    lines = args.file.read_text(encoding="utf-8").splitlines()
+    try:
+        lines = args.file.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as error:
+        line = args.file.read_bytes()[:error.start].count(b"\n") + 1
+        raise UsageError(f"{args.file}: not UTF-8 text (line {line}); save it as UTF-8 and import again") from None
+    if not any(line.strip() for line in lines):
+        raise UsageError(f"{args.file}: holds no books (one JSON object per line; see data/books/sample_library.jsonl)")
 
     def run(container):
         return import_library(lines, container.embedder, container.books)

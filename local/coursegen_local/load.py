@@ -91,10 +91,16 @@ class LocalServer:
                 time.sleep(0.2)
 
     def __exit__(self, *exc) -> None:
-        self.process.terminate()  # serve stops its embedded PostgreSQL on SIGTERM
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
+        # serve stops its embedded PostgreSQL on SIGTERM, once its running courses are done; a
+        # second SIGTERM abandons them (a harness that stops mid-course has no use for them)
+        for grace in (5, 30):
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=grace)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        else:
             self.process.kill()
         shutil.rmtree(self.home, ignore_errors=True)
 

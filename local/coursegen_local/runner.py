@@ -291,6 +291,11 @@ class LocalRunner:
         )
         return course_id
 
+    def running_courses(self) -> list[str]:
+        """The names (course ids) of the executions still running, queued ones included."""
+        pages = self.sfn.get_paginator("list_executions").paginate(stateMachineArn=self.state_machine_arn, statusFilter="RUNNING")
+        return [execution["name"] for page in pages for execution in page["executions"]]
+
     def execution_arn(self, execution_name: str) -> str:
         return self.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{execution_name}"
 

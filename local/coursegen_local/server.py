@@ -10,8 +10,10 @@ There is no authentication locally: the X-Coursegen-Tenant header stands in for 
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -20,11 +22,20 @@ from coursegen_local.template import ACCOUNT
 
 TENANT_HEADER = "X-Coursegen-Tenant"
 MAX_BODY_BYTES = 1_000_000
+REQUEST_TIMEOUT_SECONDS = 30  # a client that stalls (a body shorter than its Content-Length) is dropped
 
 
 def api_gateway_event(
-    method: str, target: str, headers: dict[str, str], body: str | None, source_ip: str, tenant: str | None = None
+    method: str, target: str, headers: dict[str, str], body: str | bytes | None, source_ip: str, tenant: str | None = None
 ) -> dict:
+    """Bytes that are UTF-8 go as text, as API Gateway passes a JSON body; other bytes go base64
+    (isBase64Encoded), as it passes binary media types, and the API decides what to do with them."""
+    base64_encoded = False
+    if isinstance(body, bytes):
+        try:
+            body = body.decode("utf-8")
+        except UnicodeDecodeError:
+            body, base64_encoded = base64.b64encode(body).decode("ascii"), True
     url = urlsplit(target)
     query = parse_qs(url.query, keep_blank_values=True)
     tenant = tenant or next((v for k, v in headers.items() if k.lower() == TENANT_HEADER.lower()), None) or "local-user"
@@ -48,7 +59,7 @@ def api_gateway_event(
             "identity": {"sourceIp": source_ip, "userArn": f"arn:aws:iam::{ACCOUNT}:user/{tenant}"},
         },
         "body": body,
-        "isBase64Encoded": False,
+        "isBase64Encoded": base64_encoded,
     }
 
 
@@ -60,21 +71,40 @@ def response_headers(response: dict) -> dict[str, str]:
     return headers
 
 
-def make_server(runner: LocalRunner, host: str = "127.0.0.1", port: int = 8080) -> ThreadingHTTPServer:
+def make_server(runner: LocalRunner, host: str = "127.0.0.1", port: int = 8080,
+                request_timeout: float = REQUEST_TIMEOUT_SECONDS) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        timeout = request_timeout
 
         def _serve(self) -> None:
+            if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+                self._refuse(HTTPStatus.LENGTH_REQUIRED, "Send the body with a Content-Length: chunked bodies are "
+                             "not accepted.", "header.Content-Length", "required (chunked bodies are not accepted)")
+                return
             declared = self.headers.get("Content-Length") or "0"
             if not declared.isdigit():
-                self._reply(400, {}, json.dumps({"message": "Content-Length must be a non-negative integer.", "errors": []}))
+                self._refuse(HTTPStatus.BAD_REQUEST, "Content-Length must be a non-negative integer.",
+                             "header.Content-Length", "not a non-negative integer")
                 return
             length = int(declared)
             if length > MAX_BODY_BYTES:
-                self._reply(413, {}, json.dumps({"message": f"Request body over {MAX_BODY_BYTES} bytes."}))
+                reason = f"over {MAX_BODY_BYTES} bytes"
+                self._refuse(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"Request body {reason}.", "body", reason)
                 return
-            body = self.rfile.read(length).decode("utf-8", errors="replace") if length else None
-            event = api_gateway_event(self.command, self.path, dict(self.headers.items()), body, self.client_address[0],
+            try:
+                body = self.rfile.read(length) if length else None
+            except TimeoutError:
+                self._refuse(HTTPStatus.REQUEST_TIMEOUT, f"The body did not arrive within {self.timeout:g} s: "
+                             f"it is shorter than its Content-Length ({length}).", "body", "shorter than Content-Length")
+                return
+            if self.server.draining and self.command == "POST":
+                self._refuse(HTTPStatus.SERVICE_UNAVAILABLE, "coursegen serve is stopping: it finishes the courses it has "
+                             "and takes no new ones. Start it again, then retry.", "server", "stopping")
+                return
+            # HEAD is GET without the body (_reply leaves it out).
+            event = api_gateway_event("GET" if self.command == "HEAD" else self.command, self.path,
+                                      dict(self.headers.items()), body, self.client_address[0],
                                       tenant=self.headers.get(TENANT_HEADER))
             try:
                 response = runner.invoke("ApiFunction", event)
@@ -84,15 +114,25 @@ def make_server(runner: LocalRunner, host: str = "127.0.0.1", port: int = 8080) 
             self._reply(response["statusCode"], response_headers(response), response.get("body") or "")
 
         def __getattr__(self, name: str):
-            # Every method (GET, TRACE, QUERY, ...) reaches the API, which answers unknown ones with
-            # a Problem, never the stdlib's HTML 501 page.
+            # Every method (GET, HEAD, TRACE, QUERY, ...) reaches the API, which answers unknown ones
+            # with a Problem, never the stdlib's HTML 501 page.
             if name.startswith("do_"):
                 return self._serve
             raise AttributeError(name)
 
-        def do_HEAD(self) -> None:
-            self._head_only = True
-            self._serve()
+        def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+            """The stdlib's answer to a malformed request line or oversized headers, as JSON, not HTML
+            (with a status line: the stdlib takes a line it cannot parse for HTTP/0.9, which has none)."""
+            self.request_version = self.protocol_version
+            phrase = HTTPStatus(code).phrase
+            field = "headers" if code == HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE else "request line"
+            self._refuse(code, f"{phrase}: {message}" if message else phrase, field, message or phrase.lower())
+
+        def _refuse(self, status: int, message: str, field: str, reason: str) -> None:
+            """A request error answered here, before the API: the body may be unread, so the
+            connection closes."""
+            self.close_connection = True
+            self._reply(status, {}, json.dumps({"message": message, "errors": [{"field": field, "reason": reason}]}))
 
         def _reply(self, status: int, headers: dict[str, str], body: str) -> None:
             data = body.encode("utf-8")
@@ -102,8 +142,10 @@ def make_server(runner: LocalRunner, host: str = "127.0.0.1", port: int = 8080) 
                 if key.lower() not in ("content-length", "connection"):
                     self.send_header(key, value)
             self.send_header("Content-Length", str(len(data)))
+            if self.close_connection:
+                self.send_header("Connection", "close")
             self.end_headers()
-            if not getattr(self, "_head_only", False):
+            if self.command != "HEAD":
                 self.wfile.write(data)
 
         def log_message(self, format: str, *args) -> None:  # noqa: A002 - the stdlib's signature
@@ -111,6 +153,7 @@ def make_server(runner: LocalRunner, host: str = "127.0.0.1", port: int = 8080) 
 
     class Server(ThreadingHTTPServer):
         daemon_threads = True
+        draining = False  # set when serve is stopping: no new courses, GETs go on
         request_queue_size = 128  # the stdlib's 5 resets clients that connect at the same moment
 
     return Server((host, port), Handler)

@@ -7,8 +7,10 @@ the calling principal: another principal's course is a 404, like an unknown one.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
+import sys
 import uuid
 from http import HTTPStatus
 from typing import Annotated, Any
@@ -31,13 +33,13 @@ from coursegen.errors import (
     Unauthenticated,
     WorkflowUnavailable,
 )
-from coursegen.models import CourseRequest
+from coursegen.models import COURSE_ID_PATTERN, CourseRequest
 
 logger = Logger(service="coursegen")
 tracer = Tracer(service="coursegen")
 app = APIGatewayRestResolver(enable_validation=True)
 
-CourseId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,80}$", description="The course id POST /courses returned")]
+CourseId = Annotated[str, Path(pattern=COURSE_ID_PATTERN, description="The course id POST /courses returned")]
 
 
 class Accepted(BaseModel):
@@ -89,31 +91,62 @@ def base_path() -> str:
 
 
 MAX_BODY_BYTES = 64 * 1024
+JSON_ONLY = "Send the body as JSON (Content-Type: application/json)."
+
+
+def _refusal(status: HTTPStatus, message: str, field: str, reason: str) -> dict:
+    return {"statusCode": int(status), "headers": {"Content-Type": content_types.APPLICATION_JSON},
+            "body": json.dumps({"message": message, "errors": [{"field": field, "reason": reason}]}),
+            "isBase64Encoded": False}
 
 
 def refuse_early(event: dict) -> dict | None:
     """A 400/413/415 proxy response for bodies the resolver's own parsing would choke on: not JSON
-    by content type (a multipart header without a boundary raises inside it), nested too deep,
-    numbers of thousands of digits, or absurdly large. None for every other request. Checked
-    before the resolver, whose validation parses the body before any middleware could."""
+    by content type (a multipart header without a boundary raises inside it), not UTF-8, nested
+    too deep, numbers of thousands of digits, or absurdly large. None for every other request.
+    Checked before the resolver, whose validation parses the body before any middleware could.
+    A base64 body (API Gateway's binary media types; `coursegen serve` for bytes that are not
+    UTF-8) is decoded strictly here, so both reach the same check."""
     body = event.get("body")
     if not body:
         return None
     headers = {key.lower(): value for key, value in (event.get("headers") or {}).items()}
     media_type = (headers.get("content-type") or "application/json").split(";")[0].strip().lower()
-    if event.get("isBase64Encoded") or media_type != "application/json":
-        status, message, errors = HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "Send the body as JSON (Content-Type: application/json).", []
-    elif len(body.encode("utf-8", errors="replace")) > MAX_BODY_BYTES:
-        status, message, errors = HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"Request body over {MAX_BODY_BYTES} bytes.", []
-    else:
-        try:
-            json.loads(body)
-            return None
-        except (ValueError, RecursionError):
-            status, message, errors = HTTPStatus.BAD_REQUEST, "Invalid request: body: not valid JSON", [
-                {"field": "body", "reason": "not valid JSON"}]
-    return {"statusCode": int(status), "headers": {"Content-Type": content_types.APPLICATION_JSON},
-            "body": json.dumps({"message": message, "errors": errors}), "isBase64Encoded": False}
+    if media_type != "application/json":
+        return _refusal(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, JSON_ONLY, "header.Content-Type", "must be application/json")
+    try:
+        data = base64.b64decode(body, validate=True) if event.get("isBase64Encoded") else body.encode("utf-8", "replace")
+        text = data.decode("utf-8")
+    except ValueError:  # binascii.Error, UnicodeDecodeError
+        return _refusal(HTTPStatus.BAD_REQUEST, "Invalid request: body: not valid UTF-8", "body", "not valid UTF-8")
+    if len(data) > MAX_BODY_BYTES:
+        reason = f"over {MAX_BODY_BYTES} bytes"
+        return _refusal(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"Request body {reason}.", "body", reason)
+    try:
+        json.loads(text)
+    except json.JSONDecodeError:
+        return _refusal(HTTPStatus.BAD_REQUEST, "Invalid request: body: not valid JSON", "body", "not valid JSON")
+    except RecursionError:
+        return _refusal(HTTPStatus.BAD_REQUEST, "Invalid request: body: nested too deeply", "body", "nested too deeply")
+    except ValueError:  # json refuses integers longer than sys.get_int_max_str_digits()
+        reason = f"a number of over {sys.get_int_max_str_digits()} digits"
+        return _refusal(HTTPStatus.BAD_REQUEST, f"Invalid request: body: {reason}", "body", reason)
+    return None
+
+
+def _media_type_lowercased(event: dict) -> dict:
+    """The event with Content-Type's media type in lower case: media types are case-insensitive
+    (RFC 9110), but the resolver compares them as sent ('APPLICATION/JSON' would be a 415)."""
+    def lowered(key: str, value: str) -> str:
+        if key.lower() != "content-type" or not isinstance(value, str):
+            return value
+        media_type, semicolon, parameters = value.partition(";")
+        return media_type.strip().lower() + semicolon + parameters
+
+    headers, multi = event.get("headers"), event.get("multiValueHeaders")
+    return {**event,
+            "headers": headers and {key: lowered(key, value) for key, value in headers.items()},
+            "multiValueHeaders": multi and {key: [lowered(key, v) for v in values] for key, values in multi.items()}}
 
 
 def _accepted(accepted) -> Response:
@@ -159,7 +192,8 @@ def _domain_error(error: Exception) -> Response:
 
 @app.exception_handler(RequestUnsupportedContentType)
 def _unsupported_media(error: RequestUnsupportedContentType) -> Response:
-    return _problem(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "Send the body as JSON (Content-Type: application/json).")
+    return _problem(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, JSON_ONLY,
+                    [{"field": "header.Content-Type", "reason": "must be application/json"}])
 
 
 @app.exception_handler([StoreThrottled, WorkflowUnavailable])
@@ -178,7 +212,17 @@ def _internal(error: Exception) -> Response:
 
 @app.exception_handler(NotFoundError)
 def _no_route(error: NotFoundError) -> Response:
-    return _problem(HTTPStatus.NOT_FOUND, "No such resource: see the API's OpenAPI document (openapi.json).")
+    """404 for a path no route has; 405 with Allow for a path routed for other methods only.
+    (Powertools keeps its routes in _static_routes/_dynamic_routes; it has no 405 of its own.)"""
+    path = app.current_event.path
+    allowed = {route.method for route in app._static_routes + app._dynamic_routes if route.rule.match(path)}
+    if not allowed:
+        return _problem(HTTPStatus.NOT_FOUND, "No such resource: see the API's OpenAPI document (openapi.json).")
+    allow = ", ".join(sorted(allowed | ({"HEAD"} if "GET" in allowed else set())))
+    response = _problem(HTTPStatus.METHOD_NOT_ALLOWED,
+                        f"{app.current_event.http_method} is not allowed on {path}; allowed: {allow}.")
+    response.headers["Allow"] = allow
+    return response
 
 
 @app.post(
@@ -224,16 +268,32 @@ def course_status(course_id: CourseId) -> dict:
                     404: {"description": "No such course", "content": {"application/json": {"model": Problem}}},
                     409: {"description": "Not generated yet", "content": {"application/json": {"model": Problem}}}})
 def get_course(course_id: CourseId) -> dict:
-    return course_service().course(course_id, owner())
+    service, caller = course_service(), owner()
+    try:
+        return service.course(course_id, caller)
+    except CourseNotReady:
+        error = service.status(course_id, caller).get("error")
+        if not error:
+            raise  # still generating: the 409 says to poll
+        raise CourseNotReady(
+            f"Course {course_id} failed in {error['phase']} ({error['type']}): {error['message'].rstrip('.')}. "
+            f"Resume it with POST {base_path()}/courses/{course_id}/resume."
+        ) from None
 
 
 @app.get("/courses", summary="List your courses, newest first")
 def list_courses(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     after: Annotated[str | None, Query(description="The 'next' value of the previous page (a course id)",
-                                       pattern=r"^[A-Za-z0-9_-]{1,80}$")] = None,
+                                       pattern=COURSE_ID_PATTERN)] = None,
 ) -> dict:
-    return course_service().list(owner(), limit=limit, before=after)
+    service, caller = course_service(), owner()
+    page = service.list(caller, limit=limit, before=after)
+    # An unknown cursor always gives an empty page; only then is it looked up.
+    if after and not page["courses"] and service.courses.get_course(after, owner=caller) is None:
+        raise RequestValidationError([{"loc": ("query", "after"), "type": "value_error",
+                                       "msg": "unknown cursor: not the 'next' of one of your pages"}])
+    return page
 
 
 def openapi_document() -> str:
@@ -263,4 +323,4 @@ def openapi_document() -> str:
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return refuse_early(event) or app.resolve(event, context)
+    return refuse_early(event) or app.resolve(_media_type_lowercased(event), context)

@@ -7,6 +7,7 @@ input and a DynamoDB item alike.
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 from datetime import datetime, timezone
 from enum import Enum
 from typing import Annotated, Any
@@ -19,12 +20,21 @@ MAX_HOURS = 100.0
 STATE_TTL_SECONDS = 7 * 24 * 60 * 60
 
 
-def describe_validation_error(error: ValidationError) -> str:
-    """One line per problem: 'hours: must be between 0.25 and 100 hours'."""
+def describe_validation_error(error: ValidationError, whole: str = "body") -> str:
+    """One line per problem: 'hours: must be between 0.25 and 100 hours'; `whole` names what a
+    problem of no one field is about."""
     return "; ".join(
-        f"{'.'.join(str(part) for part in e['loc']) or 'body'}: {e['msg'].removeprefix('Value error, ')}"
+        f"{'.'.join(str(part) for part in e['loc']) or whole}: {e['msg'].removeprefix('Value error, ')}"
         for e in error.errors()
     )
+
+
+def without_control_characters(text: str) -> str:
+    """Text as typed: tabs and line breaks, but no C0, DEL or C1 control characters (NUL, which
+    PostgreSQL cannot store, among them)."""
+    if any(unicodedata.category(ch) == "Cc" and ch not in "\t\n\r" for ch in text):
+        raise ValueError("must not contain control characters")
+    return text
 
 
 def utc_now() -> str:
@@ -63,16 +73,14 @@ class CourseRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     query: Query
-    hours: float = Field(gt=0, description="Course length in hours")
+    hours: float = Field(gt=0, strict=True, description="Course length in hours")  # a number: not "2", not true
     preferences: CoursePreferences = Field(default_factory=CoursePreferences)
     language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}$")] = "en"
 
     @field_validator("query")
     @classmethod
     def _printable(cls, query: str) -> str:
-        if any(ord(ch) < 32 and ch not in "\t\n" for ch in query):
-            raise ValueError("must not contain control characters")
-        return query
+        return without_control_characters(query)
 
     @field_validator("hours")
     @classmethod
@@ -87,6 +95,7 @@ class CourseRequest(BaseModel):
         return hashlib.sha256(request.model_dump_json().encode()).hexdigest()
 
 
+COURSE_ID_PATTERN = r"^[A-Za-z0-9_-]{1,80}$"  # an execution name's characters, and a safe S3 key part
 Owner = Annotated[str, StringConstraints(min_length=1, max_length=300)]
 
 
@@ -96,7 +105,7 @@ class WorkflowInput(CourseRequest):
 
     model_config = ConfigDict(extra="ignore")
 
-    course_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,80}$")]
+    course_id: Annotated[str, StringConstraints(pattern=COURSE_ID_PATTERN)]
     owner: Owner = "local"
 
 
@@ -132,6 +141,16 @@ class BookSummary(BaseModel):
     key_topics: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]] = Field(
         default_factory=list, max_length=30
     )
+
+    @field_validator("title", "author", "subject", "summary")
+    @classmethod
+    def _printable(cls, text: str) -> str:
+        return without_control_characters(text)
+
+    @field_validator("key_topics")
+    @classmethod
+    def _printable_topics(cls, topics: list[str]) -> list[str]:
+        return [without_control_characters(topic) for topic in topics]
 
 
 class FoundBook(BookSummary):

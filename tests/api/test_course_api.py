@@ -10,6 +10,7 @@ import jsonschema
 import pytest
 
 from coursegen.api import openapi_document
+from coursegen_local.server import api_gateway_event
 from tests.api.conftest import Client
 from tests.conftest import course_rows
 
@@ -239,3 +240,54 @@ def test_control_characters_are_refused_and_injection_text_is_only_a_topic(clien
     status, body, _ = client.request("POST", "/courses", {**DCF, "query": hostile})
     assert status == 202  # a topic like any other: delimited and escaped in every prompt (tests/unit/test_prompts.py)
     assert client.wait_until_done(body["course_id"])[-1]["status"] in ("complete", "error")
+
+
+# --- findings of the bad-input sweep -------------------------------------------------------------
+
+@pytest.mark.parametrize("content_type", ["APPLICATION/JSON", "Application/Json; charset=utf-8"])
+def test_the_json_media_type_is_accepted_whatever_its_case(client, content_type):
+    status, _, _ = client.request("POST", "/courses", DCF, {"Content-Type": content_type})
+    assert status == 202
+
+
+def test_a_base64_body_as_api_gateway_sends_binary_media_types_is_decoded_like_text(runner):
+    import base64
+
+    event = api_gateway_event("POST", "/courses", {"Content-Type": "application/json"}, None, "127.0.0.1")
+    event.update(body=base64.b64encode(json.dumps(DCF).encode()).decode(), isBase64Encoded=True)
+    assert runner.invoke("ApiFunction", event)["statusCode"] == 202
+
+
+def test_a_number_too_long_to_convert_is_refused_as_such_not_as_bad_json(client):
+    status, problem, _ = client.request("POST", "/courses", '{"query": "Learn DCF valuation", "hours": 1' + "0" * 5000 + "}")
+    assert status == 400 and problem["errors"] == [{"field": "body", "reason": "a number of over 4300 digits"}]
+
+
+def test_a_body_over_the_api_limit_is_refused_with_errors_naming_the_body(client):
+    status, problem, _ = client.request("POST", "/courses", {**DCF, "query": "x" * 70_000})
+    assert status == 413 and problem["errors"] == [{"field": "body", "reason": "over 65536 bytes"}]
+
+
+def test_reading_a_failed_course_is_refused_with_its_cause_and_how_to_resume(client):
+    _, failed, _ = client.request("POST", "/courses", {**DCF, "query": "quantum knitting for cats"})
+    assert client.wait_until_done(failed["course_id"])[-1]["status"] == "error"
+    status, problem, _ = client.request("GET", f"/courses/{failed['course_id']}")
+    assert status == 409
+    assert "failed in searching_books (NoBooksFound)" in problem["message"]
+    assert "coursegen books import" in problem["message"]
+    assert f"POST /courses/{failed['course_id']}/resume" in problem["message"] and "Poll" not in problem["message"]
+
+
+def test_an_unknown_page_cursor_is_refused_with_after_named(client):
+    status, problem, _ = client.request("GET", "/courses?after=no-such-course")
+    assert status == 400 and problem["errors"][0]["field"] == "query.after"
+    assert "unknown cursor" in problem["errors"][0]["reason"]
+
+
+def test_a_method_a_path_does_not_have_is_refused_with_405_and_allow(client):
+    for method in ("PUT", "DELETE"):
+        status, problem, headers = client.request(method, "/courses")
+        assert status == 405 and headers["Allow"] == "GET, HEAD, POST" and method in problem["message"]
+    status, _, headers = client.request("GET", "/courses/some-id/resume")
+    assert status == 405 and headers["Allow"] == "POST"
+    assert client.request("PUT", "/nowhere")[0] == 404

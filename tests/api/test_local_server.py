@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 from coursegen_local.load import call
+from coursegen_local.server import make_server
 
 
 def test_post_poll_get_over_http(http_server):
@@ -47,3 +49,76 @@ def test_the_tenant_header_is_read_whatever_its_case(http_server):
     assert status == 202
     assert call(http_server, accepted["status_url"], headers={"x-coursegen-tenant": "bob"})[0] == 200
     assert call(http_server, accepted["status_url"])[0] == 404  # the default local user is someone else
+
+
+# --- findings of the bad-input sweep -------------------------------------------------------------
+
+def raw_answer(base: str, request: bytes, timeout: float = 10) -> tuple[int, dict, dict]:
+    """Send raw bytes; the status, headers and JSON body of the answer."""
+    import http.client
+    import json
+    import socket
+    from urllib.parse import urlsplit
+
+    url = urlsplit(base)
+    with socket.create_connection((url.hostname, url.port), timeout=timeout) as sock:
+        sock.sendall(request)
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        return response.status, dict(response.getheaders()), json.loads(response.read())
+
+
+def test_a_body_that_is_not_utf8_is_refused_with_a_400_and_starts_nothing(http_server, runner):
+    body = b'{"query":"Learn \xff\xfe DCF","hours":1}'
+    status, _, problem = raw_answer(http_server, b"POST /courses HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                                    b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+    assert status == 400 and problem["errors"] == [{"field": "body", "reason": "not valid UTF-8"}]
+    assert runner.sfn.list_executions(stateMachineArn=runner.state_machine_arn)["executions"] == []
+
+
+def test_head_is_get_without_the_body(http_server):
+    import http.client
+    from urllib.parse import urlsplit
+
+    connection = http.client.HTTPConnection(urlsplit(http_server).netloc, timeout=10)
+    connection.request("GET", "/courses")
+    get = connection.getresponse()
+    length = len(get.read())
+    connection.request("HEAD", "/courses")  # same connection: HEAD leaves no body behind
+    head = connection.getresponse()
+    assert head.status == 200 and head.read() == b"" and int(head.headers["Content-Length"]) == length
+    connection.request("GET", "/courses")
+    assert len(connection.getresponse().read()) == length
+    connection.close()
+
+
+def test_a_chunked_body_is_refused_with_411_length_required(http_server):
+    status, headers, problem = raw_answer(http_server, b"POST /courses HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                                          b"Content-Type: application/json\r\n\r\n2\r\n{}\r\n0\r\n\r\n")
+    assert status == 411 and headers["Connection"] == "close"
+    assert problem["errors"][0]["field"] == "header.Content-Length" and "Content-Length" in problem["message"]
+
+
+def test_a_body_over_the_server_limit_is_refused_with_errors_naming_the_body(http_server):
+    status, _, problem = raw_answer(http_server, b"POST /courses HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n")
+    assert status == 413 and problem["errors"] == [{"field": "body", "reason": "over 1000000 bytes"}]
+
+
+def test_a_body_shorter_than_its_content_length_is_dropped_after_the_timeout(runner):
+    server = make_server(runner, port=0, request_timeout=0.3)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        status, headers, problem = raw_answer(f"http://127.0.0.1:{server.server_port}",
+                                              b"POST /courses HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{}")
+        assert status == 408 and headers["Connection"] == "close" and problem["errors"][0]["field"] == "body"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_malformed_request_line_or_huge_header_is_refused_with_json_not_html(http_server):
+    for line in (b"NONSENSE", b"GET /courses HTTP/1.1 extra"):
+        status, headers, problem = raw_answer(http_server, line + b"\r\n\r\n")
+        assert status == 400 and headers["Content-Type"] == "application/json" and problem["errors"][0]["field"] == "request line"
+    status, _, problem = raw_answer(http_server, b"GET /courses HTTP/1.1\r\nX-Big: " + b"a" * 70_000 + b"\r\n\r\n")
+    assert status == 431 and problem["errors"][0]["field"] == "headers"

@@ -30,7 +30,13 @@ def cli(database_url, repository, clean_courses, monkeypatch, capsys):
         (["generate", "Learn DCF valuation", "--hours", "5000"], "hours: must be between 0.25 and 100 hours"),
         (["generate", "", "--hours", "2"], "query: String should have at least 3 characters"),
         (["generate", "x" * 2000, "--hours", "2"], "query: String should have at most 500 characters"),
-        (["generate", "Learn DCF valuation", "--max-concurrency", "0"], "--max-concurrency: must be between 1 and 40"),
+        (["generate", "Learn DCF valuation", "--max-concurrency", "0"], "--max-concurrency: must be a whole number between 1 and 40"),
+        (["generate", "Learn DCF valuation", "--course-id", "bad/../id"], "--course-id: must be 1-80 letters, digits, - or _"),
+        (["generate", "Learn DCF valuation", "--course-id", ""], "--course-id: must be 1-80 letters"),
+        (["list", "--limit", "-1"], "--limit: must be a whole number between 1 and 1000, not '-1'"),
+        (["list", "--limit", "0"], "--limit: must be a whole number between 1 and 1000"),
+        (["list", "--limit", "9" * 20], "--limit: must be a whole number between 1 and 1000"),
+        (["serve", "--port", "99999"], "--port: must be a whole number between 0 and 65535"),
         (["show", "no-such-course"], "no course with id no-such-course"),
         (["books", "import", "missing.jsonl"], "missing.jsonl: no such file"),
         (["generate", "Learn DCF valuation", "--hours", "two"], "--hours: invalid float value: 'two'"),
@@ -85,6 +91,22 @@ def test_books_import_reports_bad_lines_by_number_and_imports_the_rest(cli, tmp_
     assert "Imported 1 book(s)" in out and "line 2: not JSON" in out and "line 3: title" in out
     with repository.pool.connection() as conn:
         conn.execute("DELETE FROM books WHERE book_id LIKE 'cli-%'")
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b'{"book_id": "cli-001", "title": "Caf\xe9"}\n', "not UTF-8 text (line 1); save it as UTF-8"),
+        (b"\n  \n", "holds no books (one JSON object per line"),
+    ],
+)
+def test_a_library_file_that_is_no_library_exits_2_and_imports_nothing(cli, tmp_path, repository, content, reason):
+    library = tmp_path / "library.jsonl"
+    library.write_bytes(content)
+    before = repository.count_books()
+    code, out, err = cli("books", "import", str(library))
+    assert code == 2 and out == "" and reason in err and err.strip().count("\n") == 0
+    assert repository.count_books() == before
 
 
 def test_generate_with_a_named_fault_shows_how_the_workflow_copes(cli):

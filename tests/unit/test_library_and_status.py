@@ -29,6 +29,24 @@ def test_bad_lines_are_reported_by_number_and_the_rest_kept():
     assert reasons[6].startswith("book_id:")
 
 
+def test_lines_json_cannot_read_or_postgresql_cannot_store_are_rejected_alone():
+    lines = [
+        '{"a":' * 100_000 + "1" + "}" * 100_000,
+        '{"year": ' + "9" * 5000 + "}",
+        json.dumps({**GOOD, "title": "Valu\u0000ation"}),
+        json.dumps({**GOOD, "book_id": "fin-009", "key_topics": ["D\x7fCF"]}),
+        "[1, 2]",
+        json.dumps(GOOD),
+    ]
+    books, rejected = parse_library_lines(lines)
+    assert [(n, b.book_id) for n, b in books] == [(6, "fin-001")]
+    reasons = dict(rejected)
+    assert reasons[1].endswith("nested too deeply") and reasons[2].endswith("a number too long")
+    assert reasons[3] == "title: must not contain control characters"
+    assert reasons[4] == "key_topics: must not contain control characters"
+    assert reasons[5].startswith("line: ")
+
+
 def test_a_lambda_failure_cause_becomes_its_message_without_the_stack():
     cause = json.dumps({"errorType": "LlmUnavailable", "errorMessage": "model down", "stackTrace": ["File x"]})
     assert readable_cause(cause) == "model down"

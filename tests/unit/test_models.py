@@ -33,6 +33,9 @@ def test_course_state_round_trips_through_json_without_loss():
         ({"query": "  ", "hours": 2}, "query", "at least 3"),
         ({"query": "x" * 501, "hours": 2}, "query", "at most 500"),
         ({"query": "Learn\x00DCF", "hours": 2}, "query", "control characters"),
+        ({"query": "Learn DCF\x7f\x85 valuation", "hours": 2}, "query", "control characters"),  # DEL and C1 too
+        ({"query": "Learn DCF", "hours": "2"}, "hours", "valid number"),  # a number, not a string that looks like one
+        ({"query": "Learn DCF", "hours": True}, "hours", "valid number"),
         ({"query": "Learn DCF", "hours": 2, "preferences": {"depth": "abyssal"}}, "preferences.depth", "overview"),
         ({"query": "Learn DCF", "hours": 2, "surprise": 1}, "surprise", "not permitted"),
     ],

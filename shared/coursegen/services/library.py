@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
-from coursegen.models import BookSummary
+from coursegen.models import BookSummary, describe_validation_error
 from coursegen.ports import BookRepository, Embedder, PayloadStore
 
 BATCH = 64
@@ -43,12 +43,20 @@ def parse_library_lines(lines: Iterable[str]) -> tuple[list[tuple[int, BookSumma
         if not line.strip():
             continue
         try:
-            book = BookSummary.model_validate(json.loads(line))
+            parsed = json.loads(line)
         except json.JSONDecodeError as error:
             rejected.append((number, f"not JSON: {error.msg} at column {error.colno}"))
             continue
+        except RecursionError:
+            rejected.append((number, "not JSON this importer reads: nested too deeply"))
+            continue
+        except ValueError:  # json refuses integers of over 4,300 digits
+            rejected.append((number, "not JSON this importer reads: a number too long"))
+            continue
+        try:
+            book = BookSummary.model_validate(parsed)
         except ValidationError as error:
-            rejected.append((number, "; ".join(f"{'.'.join(map(str, e['loc'])) or 'line'}: {e['msg']}" for e in error.errors())))
+            rejected.append((number, describe_validation_error(error, whole="line")))
             continue
         if book.book_id in seen:
             rejected.append((number, f"book_id {book.book_id!r} repeats line {seen[book.book_id]}"))

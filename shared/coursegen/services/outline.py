@@ -30,7 +30,7 @@ from coursegen.domain.prompts import Prompt, render_prompt
 from coursegen.domain.status import readable_cause
 from coursegen.domain.time_budget import TimeCheck, check_time, plan_guidance
 from coursegen.errors import LlmOutputInvalid, OutlineInvalid, PayloadMissing, StateMissing
-from coursegen.models import CourseState, OutlinePart, Phase, Progress, WorkflowInput, utc_now
+from coursegen.models import COURSE_ID_PATTERN, CourseState, OutlinePart, Phase, Progress, WorkflowInput, utc_now
 from coursegen.ports import BookRepository, CourseRepository, Embedder, Llm, PayloadStore, StateStore
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ T = TypeVar("T")
 
 
 class StepInput(BaseModel):
-    course_id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,80}$")
+    course_id: str = Field(pattern=COURSE_ID_PATTERN)
 
 
 class PartInput(StepInput):

@@ -1,0 +1,38 @@
+"""Stopping `coursegen serve` loses no course it took: offline, a course's progress lives in the
+server's process until it is stored, so serve finishes what it runs before it exits."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+from coursegen_local.load import BODY, LocalServer, call
+
+
+def start_a_course_then_stop(server: LocalServer, stops: int) -> dict:
+    status, accepted = call(server.base, "/courses", BODY)
+    assert status == 202
+    for _ in range(stops):
+        server.process.send_signal(signal.SIGTERM)  # what Ctrl-C does, and a supervisor sends
+        time.sleep(0.5)
+    return accepted
+
+
+def test_a_stopped_server_finishes_its_running_course_refuses_new_ones_then_exits():
+    with LocalServer(first_token=0.4, per_token=0.002) as server:
+        accepted = start_a_course_then_stop(server, stops=1)
+        status, refused = call(server.base, "/courses", BODY)
+        assert status == 503 and "stopping" in refused["message"]
+        for _ in range(240):
+            status, progress = call(server.base, accepted["status_url"])
+            if progress["status"] != "processing":
+                break
+            time.sleep(0.25)
+        assert progress["status"] == "complete", progress
+        assert server.process.wait(timeout=60) == 0
+
+
+def test_a_second_stop_abandons_the_running_courses_at_once_with_exit_130():
+    with LocalServer(first_token=20.0, per_token=0.0) as server:
+        start_a_course_then_stop(server, stops=2)
+        assert server.process.wait(timeout=30) == 130  # not the minutes the course would take
