@@ -298,10 +298,11 @@ def _import_books(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.file}: is a folder; name the .jsonl file in it")
     if not args.file.is_file():
         raise UsageError(f"{args.file}: no such file")
+    data = args.file.read_bytes()
     try:
-        lines = args.file.read_text(encoding="utf-8").splitlines()
+        lines = data.decode("utf-8").splitlines()
     except UnicodeDecodeError as error:
-        line = args.file.read_bytes()[:error.start].count(b"\n") + 1
+        line = data[:error.start].count(b"\n") + 1
         raise UsageError(f"{args.file}: not UTF-8 text (line {line}); save it as UTF-8 and import again") from None
     if not any(line.strip() for line in lines):
         raise UsageError(f"{args.file}: holds no books (one JSON object per line; see data/books/sample_library.jsonl)")

@@ -268,17 +268,7 @@ def course_status(course_id: CourseId) -> dict:
                     404: {"description": "No such course", "content": {"application/json": {"model": Problem}}},
                     409: {"description": "Not generated yet", "content": {"application/json": {"model": Problem}}}})
 def get_course(course_id: CourseId) -> dict:
-    service, caller = course_service(), owner()
-    try:
-        return service.course(course_id, caller)
-    except CourseNotReady:
-        error = service.status(course_id, caller).get("error")
-        if not error:
-            raise  # still generating: the 409 says to poll
-        raise CourseNotReady(
-            f"Course {course_id} failed in {error['phase']} ({error['type']}): {error['message'].rstrip('.')}. "
-            f"Resume it with POST {base_path()}/courses/{course_id}/resume."
-        ) from None
+    return course_service().course(course_id, owner(), base_path=base_path())
 
 
 @app.get("/courses", summary="List your courses, newest first")

@@ -109,10 +109,18 @@ class CourseService:
                     "progress": {"parts_total": len(stored.outline.parts), "parts_done": len(stored.outline.parts),
                                  "sections_total": stored.outline.section_count, "percent": 100}}
 
-    def course(self, course_id: str, owner: str) -> dict:
+    def course(self, course_id: str, owner: str, base_path: str = "") -> dict:
+        """The stored course; for one not stored, a CourseNotReady that says why and what to do
+        (base_path: the stage prefix of the resume URL it gives)."""
         stored = self.courses.get_course(course_id, owner=owner)
         if stored is None:
             state = self._own_state(course_id, owner)  # 404 for unknown ids and for others' courses
+            if state.status == Status.error:
+                error = course_status(state)["error"]
+                raise CourseNotReady(
+                    f"Course {course_id} failed in {error['phase']} ({error['type']}): {error['message'].rstrip('.')}. "
+                    f"Resume it with POST {base_path}/courses/{course_id}/resume."
+                )
             raise CourseNotReady(
                 f"Course {course_id} is not ready: status {state.status.value}, phase {state.phase.value}. "
                 f"Poll /courses/{course_id}/status."
