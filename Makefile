@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install demo test unit lint build serve openapi fault-matrix load bench clean
+.PHONY: install demo test unit lint build serve openapi fault-matrix load bench calibrate clean
 
 $(STAMP): pyproject.toml shared/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,11 @@ load: install
 # The benchmarks: results/report.md and PNG plots (a few minutes on 2 cores).
 bench: install
 	$(BIN)/python -m bench
+
+# docs/grounding-calibration.md: on- and off-topic queries against the sample library, and the
+# SEARCH_MIN_SIMILARITY they support (a test keeps the document equal to a fresh measurement).
+calibrate: install
+	$(BIN)/python -m bench.calibrate_grounding
 
 lint: install
 	$(BIN)/sam validate --lint --region us-east-1

@@ -13,8 +13,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from bench import api_latency, search_scale  # noqa: E402
+from bench import api_latency, ingestion, search_scale  # noqa: E402
 from bench.critical_path import FIRST_TOKEN, LAMBDA_GB, PER_TOKEN, PRICES, REAL_SCALE, PathRun, course_cost  # noqa: E402
+from coursegen.services.library import BATCH  # noqa: E402
 from coursegen_local.cli import SERVE_MAX_RUNNING  # noqa: E402
 
 HNSW_FIGURE_AT = 100_000  # summaries: the size issue 5 judges the index at
@@ -112,7 +113,7 @@ def search_section(rows: list[dict]) -> list[str]:
     efs = search_scale.EF_SEARCH
     lines = [f"## 4. Search at scale (pgvector {rows[0]['pgvector']}, embedded PostgreSQL {rows[0]['postgres']})\n",
              search_scale.__doc__.split("\n\n", 1)[1].strip() + "\n",
-             "| vectors | ingest rows/s | HNSW build (s) | exact p50 / p95 (ms) | "
+             "| vectors | import_library rows/s | HNSW build (s) | exact p50 / p95 (ms) | "
              + " | ".join(f"HNSW ef {ef} p50 / p95 (ms) | recall@10" for ef in efs) + " | index used |",
              "|---" * (5 + 2 * len(efs)) + "|"]
     for s in rows:
@@ -139,6 +140,19 @@ def payload_section(runs: list[PathRun], forty: PathRun, rss_mb: float) -> list[
             f"({forty.parts}-part course: {forty.largest_payload_bytes:,} bytes, {forty.transitions} transitions) - "
             f"no state payload over 8 KB: {verdict(largest <= 8192)}.",
             f"- Peak RSS of `coursegen generate` (a 2-hour course, one process: moto, the handlers, WordLlama): {rss_mb:.0f} MB.\n"]
+
+
+def ingestion_section(rows: list[dict]) -> list[str]:
+    """The two IngestBooks runs of bench.ingestion on one upload: the first imports, the second must embed nothing."""
+    first, again = rows
+    return [f"## 6. Library ingestion: a {first['books']:,}-book upload through IngestBooks\n",
+            ingestion.__doc__.split("\n\n", 1)[0].strip().replace("\n", " ") + f" Batches of {BATCH} books "
+            "(the product's), one embedder call each for the books not stored yet; peak RSS is the "
+            "importing process's (moto, the handler, WordLlama; PostgreSQL runs apart). The file: "
+            f"{first['file_mb']:.1f} MB. `python -m bench.ingestion --books {first['books']}` runs this alone.\n",
+            *ingestion.table(rows),
+            f"\nFigure: the same upload again embeds nothing: {again['texts_embedded']} texts in "
+            f"{again['embedder_calls']} embedder calls - {verdict(again['texts_embedded'] == 0 and again['books'] == first['books'])}.\n"]
 
 
 def plot_critical_path(runs: list[PathRun], path: Path) -> None:

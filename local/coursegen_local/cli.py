@@ -153,11 +153,12 @@ def _generate(args: argparse.Namespace) -> int:
     request = _request(args)
     overrides = {"MapMaxConcurrency": str(args.max_concurrency)} if args.max_concurrency else None
     case = FAULT_CASES.get(args.fault) if args.fault else None
-    adapters = {"llm": case.llm()} if case and case.llm else {}
+    options = {"llm": case.llm()} if case and case.llm else {}
     faults = case.faults() if case else []
     if case and not args.quiet:
         print(f"Injecting fault {case.name}: {case.description} (expected: {case.outcome})", file=sys.stderr)
-    with LocalRunner(parameter_overrides=overrides, faults=faults, retry_time_scale=0.05 if case else 1.0, **adapters) as runner:
+    options |= case.runner_options if case else {}
+    with LocalRunner(parameter_overrides=overrides, faults=faults, retry_time_scale=0.05 if case else 1.0, **options) as runner:
         if runner.container.books.count_books() == 0:
             raise UsageError("the book library is empty: run 'coursegen books import data/books/sample_library.jsonl' first")
         progress = _ProgressPrinter(enabled=not args.quiet)

@@ -1,6 +1,7 @@
 """Fault injection for the offline runner, in the spirit of Step Functions Local's MockConfigFile:
 per step and per attempt, raise an error instead of running, run and then fail (a Lambda killed
-after its side effects), or tamper with the world first (delete an S3 object).
+after its side effects), run and answer something else (a malformed answer), or act on the world
+first (delete an S3 object, hang, stop the execution).
 
 FAULT_CASES are the named cases the fault matrix runs (tests/workflow/test_fault_matrix.py) and
 `coursegen generate --fault NAME` accepts. Each says what the user must get.
@@ -30,6 +31,7 @@ class Fault:
     when: Callable[[dict], bool] | None = None  # only calls whose payload (or parameters) match
     after_running: bool = False  # run the real step first, then fail: a Lambda killed mid-run
     before: Callable[[Any, dict], None] | None = None  # do this to the world (runner, payload), then run the step
+    rewrite: Callable[[dict], dict] | None = None  # run the step, then answer this instead of its answer
 
     def takes(self, step: str, payload: dict) -> bool:
         if step != self.step or self.times == 0 or (self.when and not self.when(payload)):
@@ -77,6 +79,23 @@ def _record_complete(parameters: dict) -> bool:
     return ":complete" in parameters.get("ExpressionAttributeValues", {})
 
 
+def _record_failure(parameters: dict) -> bool:
+    return ":error" in parameters.get("ExpressionAttributeValues", {})
+
+
+def _without(*fields: str) -> Callable[[dict], dict]:
+    return lambda answer: {k: v for k, v in answer.items() if k not in fields}
+
+
+def _hang_until_closed(runner: Any, payload: dict) -> None:
+    runner.closing.wait(60)  # past the machine's TimeoutSeconds; released when the runner closes
+
+
+def _stop_execution(runner: Any, payload: dict) -> None:
+    runner.sfn.stop_execution(executionArn=runner.execution_arn(payload["course_id"]),
+                              error="StoppedByOperator", cause="Stopped with StopExecution while PlanParts ran.")
+
+
 @dataclass(frozen=True)
 class FaultCase:
     name: str
@@ -89,6 +108,8 @@ class FaultCase:
     retried_step: str | None = None  # a step that must have run more than once
     notes: str = ""
     tags: tuple[str, ...] = field(default_factory=tuple)
+    execution_status: str = ""  # the execution's end, if not SUCCEEDED (completes) or FAILED (fails)
+    runner_options: dict = field(default_factory=dict)  # e.g. a short machine timeout
 
 
 FAULT_CASES: dict[str, FaultCase] = {case.name: case for case in (
@@ -125,5 +146,34 @@ FAULT_CASES: dict[str, FaultCase] = {case.name: case for case in (
               notes="Retry on the direct DynamoDB integration"),
     FaultCase("lambda-killed-mid-run", "ExpandPart for part 1 is killed after writing its sections", "completes",
               lambda: [Fault("ExpandPart", "Sandbox.Timedout", "Task timed out", times=1, when=_part(0), after_running=True)],
-              retried_step="ExpandPart", notes="The re-run is idempotent: the part counts once"),
+              retried_step="ExpandPart", notes="Retried once; the re-run is idempotent: the part counts once"),
+    FaultCase("search-answer-malformed", "SearchBooks answers without books_found (HasBooks' field)", "fails",
+              lambda: [Fault("SearchBooks", "", times=-1, rewrite=_without("books_found"))],
+              error="StepAnswerMalformed", phase="searching_books",
+              notes="HasBooks checks the field before comparing it (no States.Runtime)"),
+    FaultCase("assemble-answer-malformed", "AssembleOutline answers without within_tolerance (NeedsReview's field)", "fails",
+              lambda: [Fault("AssembleOutline", "", times=-1, rewrite=_without("within_tolerance"))],
+              error="StepAnswerMalformed", phase="assembling_outline",
+              notes="NeedsReview checks its fields before comparing them"),
+    FaultCase("plan-answer-malformed", "PlanParts answers without parts (its ResultSelector's field)", "fails",
+              lambda: [Fault("PlanParts", "", times=-1, rewrite=_without("parts", "parts_count"))],
+              error="States.Runtime", phase="planning_parts",
+              notes="States.Runtime, which no Catch takes: RecordExecutionEnd records it from the FAILED event"),
+    FaultCase("machine-timeout", "ExpandPart for part 1 hangs past the machine's TimeoutSeconds (3 s here)", "fails",
+              lambda: [Fault("ExpandPart", "Sandbox.Timedout", "hung", times=1, when=_part(0), before=_hang_until_closed)],
+              execution_status="TIMED_OUT", runner_options={"execution_timeout_seconds": 3},
+              error="ExecutionTimedOut", phase="generating_sections",
+              notes="RecordExecutionEnd records it from the TIMED_OUT event and publishes the failed event"),
+    FaultCase("execution-stopped", "StopExecution while PlanParts runs (it finishes; no state after it runs)", "fails",
+              lambda: [Fault("PlanParts", "", times=1, before=_stop_execution)],
+              execution_status="ABORTED", error="ExecutionAborted", phase="generating_sections",
+              notes="RecordExecutionEnd records it from the ABORTED event and publishes the failed event"),
+    FaultCase("record-failure-write-fails", "A part crashes, then DynamoDB refuses the RecordFailure write for good", "fails",
+              lambda: [Fault("ExpandPart", "KeyError", "'sections'", times=-1, when=_part(2)),
+                       Fault("DynamoDB", "ProvisionedThroughputExceededException", "slow down", times=-1, when=_record_failure)],
+              error="KeyError", phase="generating_sections",
+              notes="The execution still fails with the cause; RecordExecutionEnd writes it from the FAILED event"),
+    FaultCase("record-complete-write-fails", "DynamoDB refuses the RecordComplete write for good, after StoreCourse", "completes",
+              lambda: [Fault("DynamoDB", "ProvisionedThroughputExceededException", "slow down", times=-1, when=_record_complete)],
+              notes="The stored course is not failed: the execution succeeds, RecordExecutionEnd writes complete"),
 )}

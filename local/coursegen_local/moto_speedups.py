@@ -8,8 +8,8 @@ None of it changes while the runner is open, so the runner caches it: measured w
 Behaviour is unchanged: the parsed program is stateless (moto already shares it between
 concurrent Map iterations), JSONPath expressions are immutable, boto3 clients are thread-safe.
 
-Each replacement names a moto internal; tests/workflow/test_moto_contract.py fails loudly if
-moto moves one.
+Each replacement is one of coursegen_local.moto_internals' names, which
+tests/workflow/test_moto_contract.py checks.
 """
 
 from __future__ import annotations
@@ -20,34 +20,24 @@ from collections.abc import Callable
 from typing import Any
 
 import boto3
-from moto.core.base_backend import BaseBackend
-from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_events
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
-from moto.stepfunctions.parser.asl.utils import json_path
-from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
-# (owner, attribute) pairs the runner replaces; the contract test checks they still exist.
-REPLACED = [
-    (ExecutionWorker, "_get_evaluation_entrypoint"),
-    (json_path, "parse"),
-    (state_task_service_events, "boto_client_for"),
-    (BaseBackend, "urls"),
-]
+from coursegen_local import moto_internals as moto
 
 
 def replacements() -> list[tuple[Any, str, Any]]:
-    """(owner, attribute, replacement) for each of REPLACED, with caches that live as long as
+    """(owner, attribute, replacement) for the four caches, with caches that live as long as
     the replacements do (the runner puts the originals back when it closes)."""
     parse_program = functools.lru_cache(maxsize=8)(lambda definition: AmazonStateLanguageParser.parse(definition)[0])
 
-    def evaluation_entrypoint(worker: ExecutionWorker):
-        return parse_program(worker._evaluation_details.state_machine_details.definition)
+    def evaluation_entrypoint(worker) -> Any:
+        return parse_program(moto.state_machine_definition(worker))
 
     return [
-        (ExecutionWorker, "_get_evaluation_entrypoint", evaluation_entrypoint),
-        (json_path, "parse", functools.lru_cache(maxsize=512)(json_path.parse)),
-        (state_task_service_events, "boto_client_for", integration_clients()),
-        (BaseBackend, "urls", property(_per_instance(BaseBackend.urls.fget))),
+        (*moto.PROGRAM_PARSE, evaluation_entrypoint),
+        (*moto.JSON_PATH_PARSE, functools.lru_cache(maxsize=512)(moto.original(moto.JSON_PATH_PARSE))),
+        (*moto.EVENTS_INTEGRATION_CLIENT, integration_clients()),
+        (*moto.BACKEND_URLS, property(_per_instance(moto.original(moto.BACKEND_URLS).fget))),
     ]
 
 

@@ -25,10 +25,6 @@ from typing import Any
 
 import boto3
 from moto import mock_aws
-from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
-from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
-from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
-from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_dynamodb
 from botocore.exceptions import ClientError
 
 from coursegen import bootstrap
@@ -37,6 +33,7 @@ from coursegen.config import Settings
 from coursegen.domain.status import course_status
 from coursegen.errors import StateMissing
 from coursegen.models import CourseRequest, CourseState, StoredCourse, WorkflowInput
+from coursegen_local import moto_internals as moto
 from coursegen_local import moto_speedups
 from coursegen_local.faults import Fault
 from coursegen_local.template import ACCOUNT, SamTemplate
@@ -46,8 +43,8 @@ REGION = "us-east-1"
 logging.getLogger("moto").setLevel(logging.CRITICAL)
 # A failed step publishes no metrics; Powertools warns about that in every such invocation.
 warnings.filterwarnings("ignore", message="No application metrics to publish")
-# The one internal moto name the runner depends on (see tests/workflow/test_moto_contract.py).
-_INVOKE_HOOK = "_invoke_lambda_function"
+# How long wait() gives RecordExecutionEnd to record an execution's end once it has ended.
+_END_RECORDED_WITHIN_SECONDS = 30
 
 
 @dataclass
@@ -85,16 +82,21 @@ class LocalRunner:
         retry_time_scale: float = 1.0,
         faults: list[Fault] | None = None,
         max_running: int | None = None,
+        execution_timeout_seconds: int | None = None,
         **adapters: Any,
     ) -> None:
         """adapters: replacements for the container's (llm=..., embedder=..., database=...).
-        max_running: how many executions run at once; the others wait, queued (None: no limit)."""
+        max_running: how many executions run at once; the others wait, queued (None: no limit).
+        execution_timeout_seconds: replaces the machine's TimeoutSeconds (tests of a timeout only)."""
         self.template = SamTemplate(parameter_overrides=parameter_overrides)
         self._adapters = adapters
         self._database_url = database_url
         self.retry_time_scale = retry_time_scale
         self.faults = list(faults or [])
         self.max_running = max_running
+        self.execution_timeout_seconds = execution_timeout_seconds
+        self.closing = threading.Event()  # set when the runner closes: a hung fault lets go
+        self._ends_recorded: dict[str, threading.Event] = {}
         self.invocations: dict[str, int] = {}
         self._lock = threading.Lock()
         self._handlers: dict[str, Callable] = {}
@@ -123,12 +125,14 @@ class LocalRunner:
             for owner, name, replacement in moto_speedups.replacements():
                 self._patch(owner, name, replacement)
             self._integration_client = moto_speedups.integration_clients()
-            self._patch(lambda_eval_utils, _INVOKE_HOOK, self._invoke_lambda)
+            self._patch(*moto.INVOKE_LAMBDA, self._invoke_lambda)
+            execution_body = self._announcing_end(moto.original(moto.EXECUTION_BODY))
             if self.max_running:
-                self._patch(ExecutionWorker, "_execution_logic", _admitted(ExecutionWorker._execution_logic, self.max_running))
-            self._patch(state_task_service_dynamodb, "boto_client_for", self._dynamodb_integration_client)
+                execution_body = _admitted(execution_body, self.max_running)
+            self._patch(*moto.EXECUTION_BODY, execution_body)
+            self._patch(*moto.DYNAMODB_INTEGRATION_CLIENT, self._dynamodb_integration_client)
             scale = self.retry_time_scale
-            self._patch(retrier_decl, "time", SimpleNamespace(sleep=lambda seconds: time.sleep(seconds * scale)))
+            self._patch(*moto.RETRY_CLOCK, SimpleNamespace(sleep=lambda seconds: time.sleep(seconds * scale)))
         except BaseException:
             self.__exit__(None, None, None)
             raise
@@ -139,6 +143,7 @@ class LocalRunner:
         return self
 
     def __exit__(self, *exc) -> None:
+        self.closing.set()
         gc.unfreeze()
         for owner, name, original in reversed(self._patched):
             setattr(owner, name, original)
@@ -165,6 +170,7 @@ class LocalRunner:
                 "course_state_table": self.template.physical_name("CourseStateTable"),
                 "payload_bucket": self.template.physical_name("PayloadBucket"),
                 "state_machine_arn": self.state_machine_arn,
+                "event_bus_name": self.template.physical_name("CourseEventBus"),
                 "database_url": database_url,
                 "aws_region": REGION,
             }
@@ -182,9 +188,12 @@ class LocalRunner:
         self._capture_events()
         self.sfn = boto3.client("stepfunctions", region_name=REGION)
         name, _ = self.template.state_machine
+        definition = self.template.state_machine_definition(REGION)
+        if self.execution_timeout_seconds is not None:
+            definition = json.dumps(json.loads(definition) | {"TimeoutSeconds": self.execution_timeout_seconds})
         self.state_machine_arn = self.sfn.create_state_machine(
             name=self.template.physical_name(name),
-            definition=self.template.state_machine_definition(REGION),
+            definition=definition,
             roleArn=f"arn:aws:iam::{ACCOUNT}:role/coursegen-local",
             type="STANDARD",
         )["stateMachineArn"]
@@ -252,6 +261,8 @@ class LocalRunner:
             return _function_error(type(error).__name__, str(error), traceback.format_exception(error))
         if fault is not None and fault.after_running:
             return _function_error(fault.error, fault.message, [])  # killed after its side effects
+        if fault is not None and fault.rewrite:
+            result = fault.rewrite(result)
         return {"StatusCode": 200, "Payload": result}
 
     def _dynamodb_integration_client(self, service: str, region: str, state_credentials: Any) -> Any:
@@ -276,6 +287,33 @@ class LocalRunner:
                 return faulty
 
         return Faulty()
+
+    # -- the end of an execution ---------------------------------------------------------
+    def _announcing_end(self, execution_body: Callable) -> Callable:
+        """moto's execution body, then what EventBridge does in AWS when an execution ends: the
+        "Execution Status Change" event, delivered to RecordExecutionEnd."""
+
+        def body(worker: Any) -> None:
+            try:
+                execution_body(worker)
+            finally:
+                self._deliver_end(moto.execution_arn(worker))
+
+        return body
+
+    def _deliver_end(self, execution_arn: str) -> None:
+        recorded = self._end_recorded(execution_arn)
+        try:
+            execution = self.sfn.describe_execution(executionArn=execution_arn)
+            self.invoke("RecordExecutionEndFunction", execution_status_change(execution, REGION))
+        except Exception as error:  # noqa: BLE001 - EventBridge would retry, then dead-letter; say so
+            logging.getLogger(__name__).warning("RecordExecutionEnd failed for %s: %r", execution_arn, error)
+        finally:
+            recorded.set()
+
+    def _end_recorded(self, execution_arn: str) -> threading.Event:
+        with self._lock:
+            return self._ends_recorded.setdefault(execution_arn, threading.Event())
 
     def delete_payload(self, key: str) -> None:
         boto3.client("s3", region_name=REGION).delete_object(Bucket=self.container.settings.payload_bucket, Key=key)
@@ -321,6 +359,7 @@ class LocalRunner:
             if on_progress:
                 on_progress(self.status(course_id))
             if execution["status"] != "RUNNING":
+                self._end_recorded(arn).wait(_END_RECORDED_WITHIN_SECONDS)  # as the rule would, just after
                 break
             if time.monotonic() - started > timeout_seconds:
                 raise TimeoutError(f"Course {course_id} did not finish within {timeout_seconds:.0f} s.")
@@ -354,6 +393,33 @@ class LocalRunner:
                 return events
 
 
+def execution_status_change(execution: dict, region: str) -> dict:
+    """The EventBridge event Step Functions sends when an execution ends, from DescribeExecution."""
+    millis = lambda moment: int(moment.timestamp() * 1000) if moment else None  # noqa: E731
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Step Functions Execution Status Change",
+        "source": "aws.states",
+        "account": ACCOUNT,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "region": region,
+        "resources": [execution["executionArn"]],
+        "detail": {
+            "executionArn": execution["executionArn"],
+            "stateMachineArn": execution["stateMachineArn"],
+            "name": execution["name"],
+            "status": execution["status"],
+            "startDate": millis(execution.get("startDate")),
+            "stopDate": millis(execution.get("stopDate")),
+            "input": execution.get("input"),
+            "output": execution.get("output"),
+            "error": execution.get("error"),
+            "cause": execution.get("cause"),
+        },
+    }
+
+
 def _admitted(execution_logic: Callable, slots: int) -> Callable:
     """moto's execution body, run only once one of `slots` is free. Offline, every execution shares
     one process (one GIL) with the local API; with every started course computing at once, each
@@ -361,7 +427,7 @@ def _admitted(execution_logic: Callable, slots: int) -> Callable:
     two running). A waiting execution is RUNNING with its course queued, as the status says."""
     running = threading.BoundedSemaphore(slots)
 
-    def admitted(worker: ExecutionWorker) -> None:
+    def admitted(worker: Any) -> None:
         with running:
             execution_logic(worker)
 

@@ -9,31 +9,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import yaml
+from samcli.yamlhelper import yaml_parse
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT = "123456789012"
-
-
-class _CloudFormationLoader(yaml.SafeLoader):
-    """PyYAML with CloudFormation's short tags (!Ref, !GetAtt, !Sub, ...) read as their long
-    forms. Ten lines here instead of a dependency on cfn-flip for the one thing we need."""
-
-
-def _intrinsic(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> dict:
-    name = "Ref" if tag_suffix == "Ref" else f"Fn::{tag_suffix}"
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-        if tag_suffix == "GetAtt":
-            value = value.split(".", 1)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    return {name: value}
-
-
-_CloudFormationLoader.add_multi_constructor("!", _intrinsic)
 
 
 @dataclass(frozen=True)
@@ -46,7 +25,8 @@ class FunctionSpec:
 class SamTemplate:
     def __init__(self, path: Path = PROJECT_ROOT / "template.yaml", parameter_overrides: dict[str, str] | None = None):
         self.path = path
-        self.doc = yaml.load(path.read_text(), Loader=_CloudFormationLoader)
+        # SAM CLI's own loader: the short tags (!Ref, !GetAtt, !Sub ...) read as `sam` reads them
+        self.doc = yaml_parse(path.read_text())
         self.parameter_overrides = parameter_overrides or {}
 
     @property

@@ -11,8 +11,9 @@ from functools import cached_property
 
 from coursegen.config import Settings
 from coursegen.errors import ConfigurationError
-from coursegen.ports import BookRepository, CourseRepository, Embedder, Llm, PayloadStore, StateStore, WorkflowStarter
+from coursegen.ports import BookRepository, CourseRepository, Embedder, EventPublisher, Llm, PayloadStore, StateStore, WorkflowStarter
 from coursegen.services.courses import CourseService
+from coursegen.services.execution_end import ExecutionEndService
 from coursegen.services.library import LibraryIngestion
 from coursegen.services.outline import OutlineSettings, OutlineWorkflow
 
@@ -33,8 +34,11 @@ class Container:
         return boto3.client(service, region_name=self.settings.aws_region, config=Config(**config) if config else None)
 
     def _bedrock(self):
-        # A long review can take minutes: read patiently, retry little (the state machine retries too).
-        return self._aws("bedrock-runtime", read_timeout=200, retries={"mode": "standard", "max_attempts": 2})
+        # Read patiently, retry little (the state machine retries too). One step's worst case,
+        # LLM_TIMEOUT_SECONDS x LLM_ATTEMPTS x (1 + LLM_MAX_REPAIRS), stays under its Lambda timeout
+        # (tests/template/test_timeouts.py).
+        s = self.settings
+        return self._aws("bedrock-runtime", read_timeout=s.llm_timeout_seconds, retries={"mode": "standard", "max_attempts": s.llm_attempts})
 
     @cached_property
     def llm(self) -> Llm:
@@ -46,7 +50,8 @@ class Container:
         if s.llm_provider == "openai":
             from coursegen.adapters.openai_compatible import OpenAICompatibleClient, OpenAICompatibleLlm
 
-            return OpenAICompatibleLlm(OpenAICompatibleClient(s.openai_base_url, s.openai_api_key), s.openai_model)
+            client = OpenAICompatibleClient(s.openai_base_url, s.openai_api_key, timeout_seconds=s.llm_timeout_seconds)
+            return OpenAICompatibleLlm(client, s.openai_model)
         from coursegen.adapters.offline import OfflinePlanner, SimulatedLatencyLlm
 
         if s.llm_provider == "simulated":
@@ -109,8 +114,19 @@ class Container:
         return StepFunctionsStarter(self._aws("stepfunctions"), self.settings.state_machine_arn)
 
     @cached_property
+    def events(self) -> EventPublisher:
+        from coursegen.adapters.aws import EventBridgePublisher
+
+        return EventBridgePublisher(self._aws("events"), self.settings.event_bus_name, producer="record_execution_end")
+
+    @cached_property
+    def execution_end_service(self) -> ExecutionEndService:
+        return ExecutionEndService(states=self.states, events=_Lazy(lambda: self.events), executions=self.starter)
+
+    @cached_property
     def course_service(self) -> CourseService:
-        return CourseService(states=self.states, courses=_Lazy(lambda: self.courses), starter=self.starter)
+        return CourseService(states=self.states, courses=_Lazy(lambda: self.courses), starter=self.starter,
+                             execution_ends=self.execution_end_service)
 
     @cached_property
     def library_ingestion(self) -> LibraryIngestion:
@@ -149,6 +165,8 @@ def _conninfo_from_secret(settings: Settings) -> str:
     from aws_lambda_powertools.utilities import parameters
     from psycopg.conninfo import make_conninfo
 
+    from coursegen.adapters.postgres import RDS_CA_BUNDLE
+
     secret = parameters.get_secret(settings.db_secret_arn, transform="json", max_age=300)
     host = secret.get("host") or settings.db_host  # Aurora-managed secrets hold only user and password
     if not host:
@@ -159,8 +177,11 @@ def _conninfo_from_secret(settings: Settings) -> str:
         dbname=secret.get("dbname", settings.db_name),
         user=secret["username"],
         password=secret["password"],
-        sslmode="require",
-        connect_timeout=10,
+        # In AWS only (the embedded local server has no TLS): verify the server against the RDS CAs.
+        sslmode="verify-full",
+        sslrootcert=RDS_CA_BUNDLE,
+        # an auto-paused Aurora holds the first connection while it resumes (about 15 s)
+        connect_timeout=20,
     )
 
 
@@ -193,3 +214,7 @@ def course_service() -> CourseService:
 
 def library_ingestion() -> LibraryIngestion:
     return container().library_ingestion
+
+
+def execution_end_service() -> ExecutionEndService:
+    return container().execution_end_service

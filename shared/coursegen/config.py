@@ -29,10 +29,13 @@ class Settings(BaseModel):
     course_state_table: str = "coursegen-course-state"
     payload_bucket: str = "coursegen-payloads"
     state_machine_arn: str = ""
+    event_bus_name: str = "coursegen-events"
     search_top_k: int = Field(8, ge=1, le=50)
-    search_min_similarity: float = Field(0.2, ge=-1, le=1)
+    search_min_similarity: float = Field(0.28, ge=-1, le=1)  # docs/grounding-calibration.md (make calibrate)
     search_ef_search: int = Field(200, ge=10, le=1000)
     llm_max_repairs: int = Field(2, ge=0, le=5)
+    llm_timeout_seconds: float = Field(120, gt=0, le=900)  # one model call, read timeout
+    llm_attempts: int = Field(2, ge=1, le=5)  # tries per model call by the client (Bedrock: botocore's max_attempts)
     aws_region: str = "us-east-1"
 
     @classmethod

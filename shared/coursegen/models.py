@@ -318,6 +318,16 @@ class CourseState(BaseModel):
     def course_id(self) -> str:
         return self.session_id
 
+    def take_request(self, request: CourseRequest, owner: str) -> None:
+        """The request's part of the record, written from here only: by POST /courses before the
+        execution starts, and by its first step (EmbedQuery) for an execution started by hand."""
+        self.request_fingerprint = request.fingerprint()
+        self.owner = owner
+        self.pending_course_query = request.query
+        self.pending_course_hours = request.hours
+        self.pending_course_prefs = request.preferences
+        self.language = request.language
+
     @property
     def target_minutes(self) -> int:
         return round(self.pending_course_hours * 60)
@@ -332,3 +342,27 @@ class CourseState(BaseModel):
 
 
 _FOUND_BOOKS_ADAPTER = TypeAdapter(list[FoundBook])
+
+
+class ExecutionStatusChangeDetail(BaseModel):
+    """The detail of a Step Functions "Execution Status Change" EventBridge event (the fields used)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    executionArn: str
+    stateMachineArn: str = ""
+    name: str
+    status: str
+    input: str | None = None
+    error: str | None = None
+    cause: str | None = None
+
+
+class ExecutionStatusChange(BaseModel):
+    """The EventBridge envelope RecordExecutionEnd receives (source aws.states)."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    source: str
+    detail_type: str = Field(alias="detail-type")
+    detail: ExecutionStatusChangeDetail

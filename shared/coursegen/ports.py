@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from coursegen.domain.execution_end import ExecutionEnd
 from coursegen.domain.prompts import Prompt
 from coursegen.models import BookSummary, CourseOutline, CourseState, FoundBook, StoredCourse
 
@@ -37,11 +38,17 @@ class Embedder(Protocol):
 class BookRepository(Protocol):
     def upsert_books(self, books: Sequence[BookSummary], embeddings: Sequence[Sequence[float]], model_id: str) -> int: ...
 
+    def unchanged_book_ids(self, books: Sequence[BookSummary], model_id: str) -> set[str]:
+        """Ids of the books stored already with this very content, embedded by model_id."""
+
     def search(
         self, embedding: Sequence[float], top_k: int, min_similarity: float, model_id: str | None = None
     ) -> list[FoundBook]: ...
 
     def count_books(self) -> int: ...
+
+    def subjects(self) -> list[str]:
+        """The subjects the library covers, most books first (books with no subject left out)."""
 
 
 class CourseRepository(Protocol):
@@ -75,6 +82,11 @@ class StateStore(Protocol):
     def record_part_done(self, course_id: str, part_index: int, sections: int) -> None:
         """Count one finished part; parallel Map iterations call this at once, a retry calls it again."""
 
+    def record_end(self, course_id: str, execution_arn: str, status: str, error_type: str = "", error_message: str = "") -> bool:
+        """Write an execution's end (complete, or error with its cause) if that execution still owns
+        the course and the record allows it (never over complete; error only over processing).
+        False when the record was left as it was (a retry, a race, a newer execution)."""
+
 
 class PayloadStore(Protocol):
     def put_text(self, key: str, text: str) -> None: ...
@@ -82,8 +94,16 @@ class PayloadStore(Protocol):
     def get_text(self, key: str) -> str: ...
 
 
+class EventPublisher(Protocol):
+    def publish(self, detail_type: str, payload: dict) -> None:
+        """Publish one domain event (detail {payload, meta}) to the course event bus."""
+
+
 class WorkflowStarter(Protocol):
     def start(self, execution_name: str, execution_input: str) -> bool:
         """Start the course-generation execution; False if one with this name was started before."""
 
     def started_at(self, execution_name: str) -> datetime | None: ...
+
+    def end_of(self, execution_arn: str) -> ExecutionEnd | None:
+        """How the execution ended; None while it runs (or if there is none)."""

@@ -147,3 +147,20 @@ def test_unchanged_text_is_not_written_again_and_a_status_read_skips_it(stores):
     assert light.book_summaries_json == "[]" and light.review_attempts == 2
     with pytest.raises(ValueError, match="without its text"):
         states.save(light)
+
+
+def test_an_execution_end_is_written_once_never_over_complete_and_only_by_the_owning_execution(stores):
+    store, *_ = stores
+    store.create(CourseState(session_id="c-1"))
+    arn = "arn:aws:states:us-east-1:123456789012:execution:m:c-1"
+    store._update("c-1", "SET execution_arn = :arn", {":arn": {"S": arn}})
+    assert not store.record_end("c-1", arn + "-older", "error", "ExecutionTimedOut", "late")  # not its execution
+    assert store.record_end("c-1", arn, "error", "ExecutionTimedOut", "did not finish")
+    assert not store.record_end("c-1", arn, "error", "ExecutionTimedOut", "again")  # a second delivery
+    loaded = store.load("c-1", include_text=False)
+    assert (loaded.status.value, loaded.error_type, loaded.error_message) == ("error", "ExecutionTimedOut", "did not finish")
+    assert store.record_end("c-1", arn, "complete")  # a stored outline wins over a recorded error
+    assert not store.record_end("c-1", arn, "complete")
+    assert not store.record_end("c-1", arn, "error", "States.Runtime", "x")
+    loaded = store.load("c-1", include_text=False)
+    assert (loaded.status.value, loaded.phase.value) == ("complete", "complete")

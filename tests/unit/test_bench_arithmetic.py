@@ -1,9 +1,14 @@
 """The arithmetic the benchmark report rests on: the critical path's schedule, percentiles, cost."""
 
+import inspect
+import re
+import statistics
+
 import pytest
 
 from bench.critical_path import LAMBDA_GB, LAMBDA_SECONDS_PER_STEP, PRICES, PathRun, course_cost, greedy_makespan
 from coursegen_local.load import percentile
+from tests.conftest import ROOT
 
 
 def test_expansions_on_one_slot_run_one_after_another():
@@ -25,6 +30,23 @@ def test_percentiles_interpolate_between_ranks():
     assert percentile([5.0, 1.0, 3.0, 2.0, 4.0], 0.5) == 3.0
     assert percentile([0.0, 100.0], 0.99) == pytest.approx(99.0)
     assert percentile([7.0], 0.99) == 7.0
+
+
+def test_the_percentile_is_the_inclusive_method_of_the_standard_library():
+    samples = [12.0, 3.5, 7.25, 100.0, 41.0, 8.0, 9.5, 15.0, 2.0, 66.0, 5.0]
+    cuts = statistics.quantiles(samples, n=100, method="inclusive")  # cuts[i] is the (i + 1)th percentile
+    for q in (50, 90, 95, 99):
+        assert percentile(samples, q / 100) == pytest.approx(cuts[q - 1])
+
+
+def test_no_other_percentile_code_in_the_benchmarks_or_the_load_test():
+    """Every figure's percentile is coursegen_local.load.percentile: none computed another way."""
+    sources = [*(ROOT / "bench").glob("*.py"), ROOT / "local" / "coursegen_local" / "load.py"]
+    other = re.compile(r"np\.percentile|numpy\.quantile|np\.quantile|statistics\.(median|quantiles)|sorted\(.*\)\[int")
+    helper = inspect.getsource(percentile)
+    for path in sources:
+        text = path.read_text().replace(helper, "")
+        assert not other.search(text), f"{path.name} computes a percentile of its own: {other.search(text).group(0)}"
 
 
 def test_a_course_costs_its_transitions_invocations_and_tokens():

@@ -80,3 +80,18 @@ def test_any_state_payload_over_8_kb_fails_the_payload_figure_even_outside_the_4
     assert verdict_of(report.payload_section([run(6, 4, 1, 1)], forty, 375), "Largest state payload") == "met"
     assert verdict_of(report.payload_section([run(6, 4, 1, 1, payload=8_193)], forty, 375), "Largest state payload") == "not met"
     assert verdict_of(report.payload_section([run(6, 4, 1, 1, payload=8_192)], forty, 375), "Largest state payload") == "met"
+
+
+def ingestion_rows(texts_again: int, books_again: int = 5_000) -> list[dict]:
+    first = {"run": "first upload", "books": 5_000, "file_mb": 6.1, "batches": 79, "embedded": 5_000, "seconds": 50.0,
+             "books_per_s": 100.0, "embedder_calls": 79, "texts_embedded": 5_000, "peak_rss_mb": 400.0}
+    again = first | {"run": "same upload again", "books": books_again, "embedded": texts_again, "seconds": 2.0,
+                     "embedder_calls": 1 if texts_again else 0, "texts_embedded": texts_again}
+    return [first, again]
+
+
+def test_the_same_upload_again_must_embed_nothing_and_keep_every_book():
+    assert verdict_of(report.ingestion_section(ingestion_rows(0)), "the same upload again") == "met"
+    assert verdict_of(report.ingestion_section(ingestion_rows(3)), "the same upload again") == "not met"
+    assert verdict_of(report.ingestion_section(ingestion_rows(0, books_again=4_990)), "the same upload again") == "not met"
+    assert "| first upload | 5,000 | 79 | 50.0 | 100 | 79 (5,000) | 400 |" in report.ingestion_section(ingestion_rows(0))

@@ -17,7 +17,8 @@ def run_workflow(clean_courses, embedder):
     opened = []
 
     def run(request: CourseRequest = DCF, *, course_id: str | None = None, **options):
-        runner_options = {k: options.pop(k) for k in ("llm", "faults", "parameter_overrides") if k in options}
+        runner_options = {k: options.pop(k) for k in ("llm", "faults", "parameter_overrides", "execution_timeout_seconds")
+                          if k in options}
         runner = LocalRunner(retry_time_scale=0.001, database=clean_courses, embedder=embedder, **runner_options)
         runner.__enter__()
         opened.append(runner)

@@ -1,29 +1,48 @@
-"""The offline runner replaces a few moto internals. If moto moves one, fail loudly here."""
+"""The offline runner replaces or reads a few moto internals, all named in
+coursegen_local.moto_internals. If moto moves one, the test for that name fails here."""
 
 import inspect
 
-from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+import pytest
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
-from coursegen_local import runner
+from coursegen_local import moto_internals as moto
+
+# What each replaced name must still be, beyond existing: the signature the replacement has, or
+# the call site in moto that makes the replacement take effect.
+CONTRACTS = {
+    "INVOKE_LAMBDA": lambda f: list(inspect.signature(f).parameters) == ["parameters", "region", "state_credentials"]
+    and "_invoke_lambda_function(" in inspect.getsource(lambda_eval_utils.execute_lambda_function_integration),
+    "RETRY_CLOCK": lambda clock: hasattr(clock, "sleep")
+    and "time.sleep(interval_seconds)" in inspect.getsource(moto.RETRY_CLOCK[0].RetrierDecl._eval_body),
+    "EXECUTION_BODY": lambda body: list(inspect.signature(body).parameters) == ["self"]
+    and "self._execution_logic" in inspect.getsource(ExecutionWorker.start)
+    and "self._execution_communication.terminated()" in inspect.getsource(body),
+    "DYNAMODB_INTEGRATION_CLIENT": lambda f: list(inspect.signature(f).parameters)[:2] == ["region", "service"],
+    "PROGRAM_PARSE": lambda f: "AmazonStateLanguageParser.parse(" in inspect.getsource(f)
+    and "self._get_evaluation_entrypoint()" in inspect.getsource(ExecutionWorker._execution_logic),
+    "JSON_PATH_PARSE": callable,
+    "EVENTS_INTEGRATION_CLIENT": lambda f: list(inspect.signature(f).parameters)[:2] == ["region", "service"],
+    "BACKEND_URLS": lambda prop: isinstance(prop, property),
+}
 
 
-def test_the_lambda_invocation_hook_is_where_the_runner_expects_it():
-    hook = getattr(lambda_eval_utils, runner._INVOKE_HOOK, None)
-    assert hook is not None, "moto moved _invoke_lambda_function: update coursegen_local/runner.py"
-    assert list(inspect.signature(hook).parameters) == ["parameters", "region", "state_credentials"]
-    assert "_invoke_lambda_function(" in inspect.getsource(lambda_eval_utils.execute_lambda_function_integration)
+def test_every_replaced_name_has_a_contract():
+    assert set(CONTRACTS) == set(moto.REPLACED)
 
 
-def test_retry_waits_go_through_the_module_time_the_runner_scales():
-    assert "time.sleep(interval_seconds)" in inspect.getsource(retrier_decl.RetrierDecl._eval_body)
+@pytest.mark.parametrize("name", sorted(moto.REPLACED))
+def test_replaced_name_is_where_the_runner_expects_it(name):
+    owner, attribute = moto.REPLACED[name]
+    assert hasattr(owner, attribute), f"moto moved {owner.__name__}.{attribute}: update coursegen_local/moto_internals.py"
+    assert CONTRACTS[name](getattr(owner, attribute)), f"moto changed {owner.__name__}.{attribute} ({name})"
 
 
-def test_what_the_runner_caches_is_still_where_moto_keeps_it():
-    from coursegen_local import moto_speedups
-    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
-
-    for owner, name in moto_speedups.REPLACED:
-        assert hasattr(owner, name), f"moto moved {owner.__name__}.{name}: update coursegen_local/moto_speedups.py"
-    assert "AmazonStateLanguageParser.parse(" in inspect.getsource(ExecutionWorker._get_evaluation_entrypoint)
-    assert "self._get_evaluation_entrypoint()" in inspect.getsource(ExecutionWorker._execution_logic)
+@pytest.mark.parametrize("name", sorted(moto.READ))
+def test_read_name_is_where_the_runner_expects_it(name):
+    source = inspect.getsource(ExecutionWorker.__init__) + inspect.getsource(ExecutionWorker._get_evaluation_environment)
+    assert "self._evaluation_details = evaluation_details" in source
+    expected = {"execution_arn": "self._evaluation_details.execution_details.arn",
+                "state_machine_definition": "self._evaluation_details.state_machine_details.definition"}[name]
+    assert expected in source + inspect.getsource(ExecutionWorker._get_evaluation_entrypoint), name

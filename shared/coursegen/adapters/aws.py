@@ -1,4 +1,4 @@
-"""AWS adapters: the DynamoDB course-state store and the S3 payload store.
+"""AWS adapters: the DynamoDB course-state store, the S3 payload store, Step Functions and EventBridge.
 
 Provider errors become domain errors here (throttling, a missing object), so the state machine's
 Retry and Catch can name them.
@@ -15,6 +15,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from coursegen.domain.execution_end import ENDED, ExecutionEnd, course_id_of
 from coursegen.errors import NotResumable, PayloadMissing, StateMissing, StoreThrottled, WorkflowUnavailable
 from coursegen.models import STATE_TTL_SECONDS, CourseState, Progress, utc_now
 
@@ -232,6 +233,22 @@ class DynamoStateStore:
             {"#part": str(part_index)},
         )
 
+    def record_end(self, course_id: str, execution_arn: str, status: str, error_type: str = "", error_message: str = "") -> bool:
+        values = {":status": {"S": status}, ":arn": {"S": execution_arn}, ":now": {"S": utc_now()}}
+        expression = "SET #status = :status, updated_at = :now"
+        if status == "complete":
+            expression += ", phase = :status"
+            condition = "execution_arn = :arn AND #status <> :status"
+        else:
+            values |= {":processing": {"S": "processing"}, ":type": {"S": error_type}, ":cause": {"S": error_message}}
+            expression += ", error_type = :type, error_message = :cause"
+            condition = "execution_arn = :arn AND #status = :processing"
+        try:
+            self._update(course_id, expression, values, {"#status": "status"}, condition=condition)
+        except _ConditionFailed:
+            return False
+        return True
+
     def _update(
         self, course_id: str, expression: str, values: dict, names: dict | None = None,
         *, condition: str | None = None, returns: str | None = None,
@@ -273,6 +290,23 @@ class StepFunctionsStarter:
             raise WorkflowUnavailable(f"Step Functions did not start the course ({code}); retry the request.") from error
         return True
 
+    def end_of(self, execution_arn: str) -> ExecutionEnd | None:
+        try:
+            execution = self.sfn.describe_execution(executionArn=execution_arn)
+        except ClientError as error:
+            if _code(error) == "ExecutionDoesNotExist":
+                return None
+            raise WorkflowUnavailable(f"Step Functions did not answer ({_code(error)}); retry the request.") from error
+        if execution["status"] not in ENDED:
+            return None
+        return ExecutionEnd(
+            execution_arn=execution_arn,
+            course_id=course_id_of(execution.get("input"), execution["name"]),
+            status=execution["status"],
+            error=execution.get("error", ""),
+            cause=execution.get("cause", ""),
+        )
+
     def started_at(self, execution_name: str) -> datetime | None:
         """When the execution of that name started (None if there is none)."""
         arn = self.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{execution_name}"
@@ -282,3 +316,27 @@ class StepFunctionsStarter:
             if _code(error) == "ExecutionDoesNotExist":
                 return None
             raise WorkflowUnavailable(f"Step Functions did not answer ({error}); retry the request.") from error
+
+
+class EventBridgePublisher:
+    """Domain events from code (the state machine publishes its own with events:putEvents), in the
+    same envelope: detail {payload, meta}, source coursegen.courses."""
+
+    SOURCE = "coursegen.courses"
+
+    def __init__(self, events_client, bus_name: str, producer: str) -> None:
+        self.events = events_client
+        self.bus_name = bus_name
+        self.producer = producer
+
+    def publish(self, detail_type: str, payload: dict) -> None:
+        detail = {"payload": payload, "meta": {"schema_version": 1, "producer": self.producer, "source_module": "course_factory"}}
+        try:
+            answer = self.events.put_events(Entries=[{
+                "EventBusName": self.bus_name, "Source": self.SOURCE, "DetailType": detail_type, "Detail": json.dumps(detail),
+            }])
+        except ClientError as error:
+            raise _translate(error) from error
+        if answer.get("FailedEntryCount"):
+            entry = answer["Entries"][0]
+            raise StoreThrottled(f"EventBridge refused {detail_type}: {entry.get('ErrorCode')} {entry.get('ErrorMessage')}")

@@ -2,9 +2,12 @@
 
 The offline planner is NOT an LLM. It answers each of the three prompts in the text format an
 LLM is asked for, grounded on the book summaries in the prompt, so that parsing, the time budget
-and the review loop all run for real without a model. Its part plans add up exactly (it counts
-better than a model); its section expansions round to the pace's natural section length, so
-outlines drift from the target the way real ones do, and the review pass rescales them.
+and the review loop all run for real without a model. It writes the course a designer would
+sketch from those summaries: an overview first, one theme per part (a book's topics stay
+together), the learner's depth and pace in the section lengths, the focus in the time given.
+Its part plans add up exactly (it counts better than a model); its section expansions round to
+the pace's natural section length, so outlines drift from the target the way real ones do, and
+the review pass rescales them.
 """
 
 from __future__ import annotations
@@ -15,30 +18,89 @@ import os
 import re
 import threading
 import time
+import zlib
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from functools import cached_property
 
 from coursegen.domain.context import format_course_outline
+from coursegen.domain.grounding import course_subject
 from coursegen.domain.parsing import parse_text_outline_to_database
-from coursegen.domain.prompts import Prompt
+from coursegen.domain.prompts import NOT_STATED, Prompt
 from coursegen.ports import LlmReply
 
 OFFLINE_PLANNER_NAME = "offline planner (not an LLM)"
 LABEL = "Note: written by the offline planner, not an LLM."
-SECTION_MINUTES = 20
+OVERVIEW = "Course overview"
+FOUNDATIONS = "Foundations and key terms"
 
 _BOOK_LINE = re.compile(r"^\[([^\]]+)\]\s+(.+?)(?:\s+—\s+.*)?$")
 _TOPICS_LINE = re.compile(r"^Key topics:\s*(.+)$")
 _RELEVANCE_LINE = re.compile(r"^Relevance:\s*(-?[\d.]+)$")
-CLOSE_TO_BEST = 0.2  # draw on books within 20% of the best match's relevance
+CLOSE_TO_BEST = 0.3  # draw on books within 30% of the best match's relevance
 _THIS_PART = re.compile(r"^Part\s+(\d+):.*\(this part\)\s*$")
+_PLAN_PART = re.compile(r"^Part\s+(\d+):\s*(.+?)\s*\(\d+ minutes\)")
 _COVERS = re.compile(r"^Covers:\s*(.+)$")
 _PLAN_COUNT = re.compile(r"Plan\s+(\d+)\s+parts")
 _CITATION = re.compile(r"\s*\[([^\]]+)\]\s*$")
+_PROFILE_LINE = re.compile(r"^(Audience|Focus|Language|Depth|Pace):\s*(.*)$")
+_SECTION_RANGE = re.compile(r"sections of (\d+)-(\d+) minutes")
+_LANGUAGE_CODE = re.compile(r"code is '([a-z]{2})'")
+_WORD = re.compile(r"[a-z0-9]+")
+
+# Where in the pace's section range a section's length falls: an overview takes the long end
+# (fewer, broader sections), a deep course the short end (more, narrower ones).
+DEPTH_POSITION = {"overview": 1.0, "balanced": 0.5, "deep": 0.0}
+FOCUS_WEIGHT = 1.5  # a part on the learner's focus gets half as much time again
+MAX_TOPICS_PER_PART = 4
 
 
 def _estimate_tokens(text: str) -> int:
     return max(1, len(text) // 4)
+
+
+@dataclass(frozen=True)
+class _Profile:
+    """The learner_profile lines of a prompt, as the planner reacts to them."""
+
+    audience: str = ""
+    focus: str = ""
+    language: str = "en"
+    depth: str = "balanced"
+    section_range: tuple[int, int] = (10, 25)
+
+    @property
+    def section_minutes(self) -> float:
+        low, high = self.section_range
+        return low + (high - low) * DEPTH_POSITION.get(self.depth, 0.5)
+
+
+def _profile(text: str) -> _Profile:
+    lines = {m.group(1): m.group(2).strip() for line in text.splitlines() if (m := _PROFILE_LINE.match(line.strip()))}
+    stated = {key: value for key, value in lines.items() if not value.startswith(NOT_STATED)}
+    section = _SECTION_RANGE.search(lines.get("Pace", ""))
+    language = _LANGUAGE_CODE.search(lines.get("Language", ""))
+    return _Profile(
+        audience=stated.get("Audience", ""),
+        focus=stated.get("Focus", ""),
+        language=language.group(1) if language else "en",
+        depth=lines.get("Depth", "balanced").split(":")[0].strip() or "balanced",
+        section_range=(int(section.group(1)), int(section.group(2))) if section else (10, 25),
+    )
+
+
+@dataclass
+class _Book:
+    book_id: str
+    title: str
+    relevance: float = 1.0
+    topics: list[str] = field(default_factory=list)
+
+    @property
+    def theme(self) -> str:
+        """What the book is about: its subtitle when it has one ('Cash Flows First: Forecasting
+        Free Cash Flow for Valuation' -> 'Forecasting Free Cash Flow for Valuation')."""
+        return self.title.split(":", 1)[1].strip() if ":" in self.title[:-1] else self.title
 
 
 class OfflinePlanner:
@@ -56,50 +118,78 @@ class OfflinePlanner:
 
     # courses.generate_parts
     def _plan_parts(self, v: dict) -> str:
-        topics = _topic_pool(v["summaries_context"])
+        profile = _profile(v.get("learner_profile", ""))
+        themes = _themes(_library(v["summaries_context"]), profile.focus)
         match = _PLAN_COUNT.search(v["parts_count_guidance"])
         count = int(match.group(1)) if match else 3
-        count = max(1, min(count, len(topics), int(v["target_minutes"]) // 5))  # every part gets 5 minutes or more
-        per_part = max(1, min(4, len(topics) // count))
-        groups = [topics[i * per_part:(i + 1) * per_part] for i in range(count)]
-        minutes = _split_minutes(int(v["target_minutes"]), [0.7] + [1.0] * (count - 1))
-        lines = [f"Course title: {_course_title(v['query'])}", LABEL]
-        for i, (group, part_minutes) in enumerate(zip(groups, minutes)):
-            lead = group[0][0]
-            if i == 0 and count > 1:
-                title = f"Foundations: {lead}"
-            elif i == count - 1 and count > 2:
-                title = f"Putting it together: {lead}"
-            else:
-                title = _sentence_case(lead)
+        count = max(1, min(count, sum(len(book.topics) for book in themes), int(v["target_minutes"]) // 5))
+        # Part 1 opens with the course's map, then each theme's opening idea (the vocabulary the
+        # later parts use); every other part is one theme, the closing theme last.
+        openings = [(book.topics[0], book.book_id) for book in themes][:MAX_TOPICS_PER_PART]
+        rest = [_Book(b.book_id, b.title, b.relevance, b.topics[1:] if (b.topics[0], b.book_id) in openings else b.topics)
+                for b in themes]
+        rest = [b for b in rest if b.topics]
+        count = min(count, 1 + sum(len(b.topics) for b in rest))  # every part teaches at least one topic
+        parts = [(FOUNDATIONS, [(OVERVIEW, openings[0][1])] + openings)] if openings else []
+        parts += _parts_by_theme(rest, count - len(parts)) if count > len(parts) else []
+        on_focus = [_focus_score(profile.focus, [title] + [t for t, _ in covered]) for title, covered in parts]
+        weights = [(0.7 if i == 0 and len(parts) > 1 else 1.0) * (FOCUS_WEIGHT if 0 < score == max(on_focus) else 1.0)
+                   for i, score in enumerate(on_focus)]
+        minutes = _split_minutes(int(v["target_minutes"]), weights)
+        lines = [f"Course title: {_course_title(v['query'])}", _label(profile)]
+        for i, ((title, covered), part_minutes) in enumerate(zip(parts, minutes)):
+            if 0 < i == len(parts) - 1 and len(parts) > 2:
+                title = f"Putting it together: {title}"
             lines.append(f"Part {i + 1}: {title} ({part_minutes} minutes)")
-            lines.append("Covers: " + "; ".join(f"{topic} [{book_id}]" for topic, book_id in group))
+            lines.append("Covers: " + "; ".join(f"{topic} [{book_id}]" for topic, book_id in covered))
         lines.append(f"Total: {sum(minutes)} minutes")
         return "\n".join(lines) + "\n"
 
     # courses.expand_part
     def _expand_part(self, v: dict) -> str:
+        profile = _profile(v.get("learner_profile", ""))
         number, title, part_minutes = int(v["part_index"]), v["part_title"], int(v["part_minutes"])
         covered = _covers_of_this_part(v["existing_outline"]) or [(title, "")]
-        count = max(1, round(part_minutes / SECTION_MINUTES))
+        lines = [_label(profile), f"## Part {number}: {title} ({part_minutes} minutes)"]
+        sections: list[tuple[str, int, list[str], list[str]]] = []  # title, minutes, objectives, book ids
+        if covered[0][0] == OVERVIEW and len(covered) > 1 and part_minutes >= 15:
+            overview_minutes = 5 if part_minutes <= 30 else 10
+            others = [_short(t) for n, t in _plan_titles(v["existing_outline"]) if n != number]
+            route = f"from {others[0]} to {others[-1]}" if len(others) > 1 else (f"on to {others[0]}" if others else "")
+            sections.append((f"{OVERVIEW}: {course_subject(v['query'])}", overview_minutes, [
+                f"Map the route of the course{' ' + route if route else ''}, and the question it answers",
+                f"Set out what {profile.audience or 'you'} will be able to do by the end",
+            ], [covered[0][1]]))
+            part_minutes -= overview_minutes
+        topics = [item for item in covered if item[0] != OVERVIEW] or covered
+        proper = _proper_words(v["book_summaries_context"])
+        count = max(1, round(part_minutes / profile.section_minutes))
         section_minutes = max(5, 5 * round(part_minutes / count / 5))
-        lines = [LABEL, f"## Part {number}: {title} ({part_minutes} minutes)"]
-        # The first section teaches what the part's title names; the others rotate through the
-        # rest of what the part covers (by part number, so parts do not all start on one book).
-        others = covered[1:] or covered
-        for i in range(count):
-            topic, book_id = covered[0] if i == 0 else others[(i - 1 + number - 1) % len(others)]
-            if i >= len(covered):
-                topic = f"Practice: {topic}"
-            lines.append(f"### Section {number}.{i + 1}: {_sentence_case(topic)} ({section_minutes} minutes)")
-            lines.append(f"Objectives: Explain {topic.lower()}; Apply {topic.lower()} in a worked example")
-            if book_id:
-                lines.append(f"Sources: [{book_id}]")
+        for i, group in enumerate(_share(topics, count)):
+            topic = group[0][0]
+            book_ids = list(dict.fromkeys(book_id for _, book_id in group if book_id))
+            if i >= len(topics):  # more sections than topics: practise what the part taught
+                heading, objectives = f"Worked example: {topic}", _practice_objectives(topic, profile.depth, proper)
+            elif len(group) == 1:
+                heading = topic
+                objectives = [_objective(topic, profile.depth, proper), _follow_up(topic, profile.depth, proper)]
+            else:  # neighbours sharing a section: an objective each, the second a follow-up
+                heading = topic
+                objectives = [_objective(topic, profile.depth, proper), _follow_up(group[1][0], profile.depth, proper)]
+                objectives += [_objective(other, profile.depth, proper) for other, _ in group[2:]]
+            if _same(heading, title):  # a section never just repeats its part's title
+                heading = f"Key ideas: {heading}"
+            sections.append((_sentence_case(heading), section_minutes, objectives, book_ids))
+        for i, (heading, minutes, objectives, book_ids) in enumerate(sections):
+            lines.append(f"### Section {number}.{i + 1}: {heading} ({minutes} minutes)")
+            lines.append("Objectives: " + "; ".join(objectives))
+            if book_ids:
+                lines.append("Sources: " + ", ".join(f"[{book_id}]" for book_id in book_ids))
         return "\n".join(lines) + "\n"
 
     # courses.review_outline
     def _review_outline(self, v: dict) -> str:
-        refs = {book_id.upper(): book_id for book_id, _ in _books(v["book_summaries_context"])}
+        refs = {book.book_id.upper(): book.book_id for book in _library(v["book_summaries_context"])}
         parsed = parse_text_outline_to_database(v["outline_text"], refs)
         if not parsed.ok or parsed.value is None:
             return f"{LABEL}\nThe outline could not be read: {parsed.error}\n"
@@ -111,38 +201,166 @@ class OfflinePlanner:
             section.minutes = minutes
         for part in outline.parts:
             part.minutes = sum(s.minutes for s in part.sections)
-        return f"{LABEL}\n" + format_course_outline(outline)
+        return f"{_label(_profile(v.get('learner_profile', '')))}\n" + format_course_outline(outline)
 
 
-def _books(context: str) -> list[tuple[str, str]]:
-    return [(m.group(1), m.group(2)) for line in context.splitlines() if (m := _BOOK_LINE.match(line.strip()))]
+def _label(profile: _Profile) -> str:
+    if profile.language != "en":  # it cannot write another language, and says so
+        return f"{LABEL} It writes English only; the course was asked for in '{profile.language}'."
+    return LABEL
 
 
-def _topic_pool(context: str) -> list[tuple[str, str]]:
-    """The key topics of the books close to the best match, interleaved foundational-first:
-    topic 1 of every book, then topic 2 of every book, ... Duplicates (case-insensitive) are dropped."""
-    per_book: list[tuple[str, list[str]]] = []
-    relevance: list[float] = []
+def _library(context: str) -> list[_Book]:
+    """The books of a summaries context, in its order: id, title, relevance and key topics."""
+    books: list[_Book] = []
     for line in context.splitlines():
         line = line.strip()
         if match := _BOOK_LINE.match(line):
-            per_book.append((match.group(1), [match.group(2)]))  # the title stands in if no topics follow
-            relevance.append(1.0)
-        elif (match := _TOPICS_LINE.match(line)) and per_book:
-            per_book[-1] = (per_book[-1][0], [t.strip() for t in match.group(1).split(";") if t.strip()])
-        elif (match := _RELEVANCE_LINE.match(line)) and per_book:
-            relevance[-1] = float(match.group(1))
-    if relevance:
-        best = max(relevance)
-        per_book = [book for book, score in zip(per_book, relevance) if score >= best - CLOSE_TO_BEST * abs(best)]
-    pool: list[tuple[str, str]] = []
+            books.append(_Book(match.group(1), match.group(2)))
+        elif (match := _TOPICS_LINE.match(line)) and books:
+            books[-1].topics = [t.strip() for t in match.group(1).split(";") if t.strip()]
+        elif (match := _RELEVANCE_LINE.match(line)) and books:
+            books[-1].relevance = float(match.group(1))
+    for book in books:
+        book.topics = book.topics or [book.theme]  # the title stands in if no topics follow
+    return books
+
+
+def _themes(books: list[_Book], focus: str) -> list[_Book]:
+    """The books the course draws on, one theme each: those close to the best match (and any on
+    the learner's focus), most relevant first, with the one that ties the others together (the
+    most shared vocabulary: a workbook, a case) last, where the applied part goes. A topic a
+    theme before it already taught is not taught again."""
+    if not books:
+        return []
+    best = max(book.relevance for book in books)
+    scores = {b.book_id: _focus_score(focus, [b.title, *b.topics]) for b in books}
+    top = max(scores.values())
+    focus_of = {book_id: score if score == top else 0 for book_id, score in scores.items()}  # the best matches only
+    chosen = [b for b in books if b.relevance >= best - CLOSE_TO_BEST * abs(best) or focus_of[b.book_id]]
+    chosen.sort(key=lambda b: (-focus_of[b.book_id], -b.relevance))  # the learner's focus leads
+    if len(chosen) > 2:
+        words = [_words(" ".join(b.topics)) for b in chosen]
+        shared = [sum(len(words[i] & words[j]) for j in range(len(chosen)) if j != i) for i in range(len(chosen))]
+        chosen.append(chosen.pop(shared.index(max(shared))))
     seen: set[str] = set()
-    for depth in range(max((len(t) for _, t in per_book), default=0)):
-        for book, topics in per_book:
-            if depth < len(topics) and topics[depth].lower() not in seen:
-                seen.add(topics[depth].lower())
-                pool.append((topics[depth], book))
-    return pool
+    themes = []
+    for book in chosen:
+        topics = [t for t in book.topics if t.lower() not in seen]
+        seen.update(t.lower() for t in topics)
+        if topics:
+            themes.append(_Book(book.book_id, book.title, book.relevance, topics))
+    return themes
+
+
+def _parts_by_theme(themes: list[_Book], count: int) -> list[tuple[str, list[tuple[str, str]]]]:
+    """`count` parts over the themes, a theme's topics together: fewer parts than themes keep the
+    first count-1 and the closing one; more split the themes with the most topics."""
+    if count < len(themes):
+        themes = themes[: count - 1] + themes[-1:] if count > 1 else themes[:1]
+    shares = [1] * len(themes)
+    while sum(shares) < count and any(len(b.topics) > n for b, n in zip(themes, shares)):
+        i = max(range(len(themes)), key=lambda k: (len(themes[k].topics) / shares[k], -k))
+        shares[i] += 1
+    parts = []
+    for book, share in zip(themes, shares):
+        for j, chunk in enumerate(_share([(topic, book.book_id) for topic in book.topics], share)):
+            title = book.theme if j == 0 else f"{book.theme} (part {j + 1})"
+            parts.append((title, chunk[:MAX_TOPICS_PER_PART]))
+    return parts
+
+
+def _share(items: list[tuple[str, str]], count: int) -> list[list[tuple[str, str]]]:
+    """`count` sections over the topics, in order: neighbours share a section when there are
+    fewer sections than topics; extra sections practise the topics again."""
+    if count <= len(items):
+        size, extra = divmod(len(items), count)
+        groups, start = [], 0
+        for i in range(count):
+            end = start + size + (1 if i < extra else 0)
+            groups.append(items[start:end])
+            start = end
+        return groups
+    return [[item] for item in items] + [[items[i % len(items)]] for i in range(count - len(items))]
+
+
+# Objectives: the verb follows what the topic is (a comparison, a question, a procedure, a
+# concept) and the learner's depth, so no two sections read as one template.
+_CONCEPT_VERBS = {"overview": "Describe", "balanced": "Explain", "deep": "Analyse"}
+_PROCEDURE_VERBS = {"overview": "Outline the steps of", "balanced": "Practise", "deep": "Carry out, step by step,"}
+_FOLLOW_UPS = {
+    "overview": ["Recognise where {t} fits in the course", "Summarise {t} in a few sentences",
+                 "Name the questions {t} answers"],
+    "balanced": ["Apply {t} to a worked example", "Spot the common mistakes in {t}",
+                 "Check {t} against the book's example", "Work a short exercise on {t}"],
+    "deep": ["Test the assumptions behind {t}", "Reconcile {t} with an alternative method",
+             "Critique how {t} is used in practice", "Work a full case on {t}"],
+}
+
+
+def _objective(topic: str, depth: str, proper: frozenset[str] = frozenset()) -> str:
+    t = _lower_first(topic, proper)
+    if match := re.match(r"^(.+?)\s+(?:versus|vs\.?)\s+(.+)$", topic, flags=re.I):
+        return f"Compare {_lower_first(match.group(1), proper)} with {_lower_first(match.group(2), proper)}"
+    if match := re.match(r"^(why|how|when|what)\s+(.+)$", topic, flags=re.I):
+        return f"Explain {match.group(1).lower()} {match.group(2)}"
+    first = topic.split()[0] if topic.split() else ""
+    if first.lower().endswith("ing") and len(first) > 5:
+        return f"{_PROCEDURE_VERBS.get(depth, 'Practise')} {t}"
+    return f"{_CONCEPT_VERBS.get(depth, 'Explain')} {t}"
+
+
+def _follow_up(topic: str, depth: str, proper: frozenset[str] = frozenset()) -> str:
+    options = _FOLLOW_UPS.get(depth, _FOLLOW_UPS["balanced"])
+    return options[zlib.crc32(topic.encode()) % len(options)].format(t=_lower_first(topic, proper))
+
+
+def _practice_objectives(topic: str, depth: str, proper: frozenset[str] = frozenset()) -> list[str]:
+    t = _lower_first(topic, proper)
+    return [f"Work through {t} on a complete example", _follow_up(topic, depth, proper)]
+
+
+def _focus_score(focus: str, texts: Sequence[str]) -> int:
+    """How many of the focus's words a book's title and topics use (by their first five letters)."""
+    wanted = {w[:5] for w in _words(focus)}
+    return len(wanted & {w[:5] for text in texts for w in _words(text)})
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in _WORD.findall(text.lower()) if len(w) >= 4 and w not in _COMMON}
+
+
+_COMMON = frozenset("with from into their them than that this what when which versus basics".split())
+
+
+def _plan_titles(plan: str) -> list[tuple[int, str]]:
+    return [(int(m.group(1)), m.group(2).removesuffix("(this part)").strip())
+            for line in plan.splitlines() if (m := _PLAN_PART.match(line.strip()))]
+
+
+def _short(part_title: str) -> str:
+    return re.sub(r"^(?:Putting it together):\s*", "", part_title)
+
+
+def _same(a: str, b: str) -> bool:
+    return _short(a).lower().strip() == _short(b).lower().strip()
+
+
+def _lower_first(text: str, proper: frozenset[str] = frozenset()) -> str:
+    """'Free cash flow' -> 'free cash flow' inside a sentence; 'WACC versus ...' and a name
+    ('Gordon growth', known from the summaries) keep their capitals."""
+    first = re.split(r"[\s-]", text, maxsplit=1)[0]
+    return text if not text or first[:2].isupper() or first in proper else text[0].lower() + text[1:]
+
+
+def _proper_words(context: str) -> frozenset[str]:
+    """Capitalised words the summaries use inside a sentence (not at its start): names."""
+    words = set()
+    summaries = "\n".join(line.removeprefix("Summary:") for line in context.splitlines() if line.startswith("Summary:"))
+    for sentence in re.split(r"[.!?;:\n]|\s[—-]\s", summaries):
+        tokens = re.findall(r"[A-Za-z][A-Za-z'-]*", sentence)
+        words.update(t.split("-")[0] for t in tokens[1:] if t[0].isupper() and not t[:2].isupper())
+    return frozenset(words)
 
 
 def _covers_of_this_part(plan: str) -> list[tuple[str, str]]:
@@ -181,8 +399,7 @@ def _split_minutes(total: int, weights: Sequence[float]) -> list[int]:
 
 
 def _course_title(query: str) -> str:
-    subject = re.sub(r"^(?:i want to |please )?(?:learn(?:ing)?|teach me|study|intro(?:duction)? to)\s+", "", query.strip(), flags=re.I)
-    return _sentence_case(subject.rstrip(".?!")) or "Course"
+    return _sentence_case(course_subject(query)) or "Course"
 
 
 def _sentence_case(text: str) -> str:

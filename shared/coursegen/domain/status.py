@@ -20,6 +20,16 @@ def readable_cause(cause: str) -> str:
     return cause
 
 
+MAX_ERROR_MESSAGE = 300  # what the status record, the API and course.generation.failed carry
+
+
+def one_readable_line(cause: str, limit: int = MAX_ERROR_MESSAGE) -> str:
+    """The first line of a cause's readable message, at most `limit` characters ("" if none)."""
+    lines = readable_cause(str(cause or "")).strip().splitlines()
+    text = lines[0].strip() if lines else ""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def course_status(state: CourseState) -> dict[str, Any]:
     phase = state.phase.value
     complete = state.status == Status.complete

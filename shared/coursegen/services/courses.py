@@ -14,11 +14,16 @@ from coursegen.domain.status import course_status
 from coursegen.errors import CourseNotFound, CourseNotReady, IdempotencyConflict, NotResumable, StateMissing
 from coursegen.models import STATE_TTL_SECONDS, CourseRequest, CourseState, Phase, Status, WorkflowInput
 from coursegen.ports import CourseRepository, StateStore, WorkflowStarter
+from coursegen.services.execution_end import ExecutionEndService
+from coursegen.services.outline import seconds_since
 
 # Course ids for Idempotency-Key requests are uuid5(this namespace, owner + key): a retried POST
 # maps to the same course id, and so to the same execution name, which Step Functions itself
 # refuses to start twice. No separate idempotency table is needed.
 _IDEMPOTENCY_NAMESPACE = uuid.UUID("5b0f7a53-8f3e-4d55-9d0e-6f5d2a8c1e42")
+# Longer than any Task may run (the longest TimeoutSeconds in the ASL is 930 s; a test keeps this
+# above it): a processing course whose record has not moved for this long may have ended unrecorded.
+STALE_AFTER_SECONDS = 1000
 
 
 @dataclass(frozen=True)
@@ -33,26 +38,23 @@ class Accepted:
 
 
 class CourseService:
-    def __init__(self, *, states: StateStore, courses: CourseRepository, starter: WorkflowStarter) -> None:
+    def __init__(
+        self, *, states: StateStore, courses: CourseRepository, starter: WorkflowStarter,
+        execution_ends: ExecutionEndService | None = None, stale_after_seconds: float = STALE_AFTER_SECONDS,
+    ) -> None:
         self.states = states
         self.courses = courses
         self.starter = starter
+        self.execution_ends = execution_ends
+        self.stale_after_seconds = stale_after_seconds
 
     def request_course(self, request: CourseRequest, owner: str, idempotency_key: str | None = None) -> Accepted:
         if idempotency_key:
             course_id = str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{owner}\n{idempotency_key}"))
         else:
             course_id = str(uuid.uuid4())
-        state = CourseState(
-            session_id=course_id,
-            owner=owner,
-            request_fingerprint=request.fingerprint(),
-            pending_course_query=request.query,
-            pending_course_hours=request.hours,
-            pending_course_prefs=request.preferences,
-            language=request.language,
-            phase=Phase.queued,
-        )
+        state = CourseState(session_id=course_id, phase=Phase.queued)
+        state.take_request(request, owner)
         created = self.states.create(state)
         existing = state if created else self.states.load(course_id, include_text=False)
         if not created and (existing.owner != owner or existing.request_fingerprint != state.request_fingerprint):
@@ -100,7 +102,12 @@ class CourseService:
 
     def status(self, course_id: str, owner: str) -> dict:
         try:
-            return course_status(self._own_state(course_id, owner))
+            state = self._own_state(course_id, owner)
+            if state.status == Status.processing and self.execution_ends and seconds_since(state.updated_at) > self.stale_after_seconds:
+                # No step has written for longer than any step may run: ask the execution how it
+                # ended, in case its end event has not been (or was never) recorded.
+                state = self.execution_ends.check(state)
+            return course_status(state)
         except CourseNotFound:
             stored = self.courses.get_course(course_id, owner=owner)  # its state expired after 7 days
             if stored is None:

@@ -25,11 +25,12 @@ from coursegen.domain.context import (
     format_parts_plan,
     format_sibling_parts,
 )
+from coursegen.domain.grounding import course_subject, no_books_message
 from coursegen.domain.parsing import ParseResult, parse_outline_total_time, parse_parts_text, parse_text_outline_to_database
-from coursegen.domain.prompts import Prompt, render_prompt
-from coursegen.domain.status import readable_cause
+from coursegen.domain.prompts import Prompt, learner_profile, render_prompt
+from coursegen.domain.status import one_readable_line
 from coursegen.domain.time_budget import TimeCheck, check_time, plan_guidance
-from coursegen.errors import LlmOutputInvalid, OutlineInvalid, PayloadMissing, StateMissing
+from coursegen.errors import LlmOutputInvalid, NoBooksFound, OutlineInvalid, PayloadMissing, StateMissing
 from coursegen.models import COURSE_ID_PATTERN, CourseState, OutlinePart, Phase, Progress, WorkflowInput, utc_now
 from coursegen.ports import BookRepository, CourseRepository, Embedder, Llm, PayloadStore, StateStore
 
@@ -65,14 +66,13 @@ PHASE_OF_STATE = {
     "RecordComplete": Phase.storing,
 }
 
-MAX_ERROR_MESSAGE = 300
 REVIEW_MIN_TOKENS = 4000
 
 
 @dataclass(frozen=True)
 class OutlineSettings:
     top_k: int = 8
-    min_similarity: float = 0.2
+    min_similarity: float = 0.28  # docs/grounding-calibration.md (make calibrate)
     max_repairs: int = 2
 
 
@@ -119,7 +119,8 @@ class OutlineWorkflow:
         key = artifact_key(state, "query_embedding.json")
         if (saved := self._artifact(key)) is not None:
             return {"dimension": len(json.loads(saved)), "model": self.embedder.model_id, "reused": True}
-        [embedding] = self.embedder.embed([request.query])
+        # Searched by its subject: the words of the request itself ("Learn ...") match no book.
+        [embedding] = self.embedder.embed([course_subject(request.query)])
         self.payloads.put_text(key, json.dumps(embedding))
         return {"dimension": len(embedding), "model": self.embedder.model_id, "reused": False}
 
@@ -128,15 +129,9 @@ class OutlineWorkflow:
             state = self.states.load(request.course_id)
         except StateMissing:  # started without RecordRequest's record (any other error is retried, not papered over)
             state = CourseState(session_id=request.course_id)
-        fingerprint = request.fingerprint()
-        if state.request_fingerprint and state.request_fingerprint != fingerprint:
+        if state.request_fingerprint and state.request_fingerprint != request.fingerprint():
             state = CourseState(session_id=request.course_id)  # another request: nothing to reuse
-        state.request_fingerprint = fingerprint
-        state.owner = request.owner
-        state.pending_course_query = request.query
-        state.pending_course_hours = request.hours
-        state.pending_course_prefs = request.preferences
-        state.language = request.language
+        state.take_request(request, request.owner)
         state.generator = self.llm.name
         state.phase = Phase.embedding
         self.states.save(state)
@@ -154,7 +149,9 @@ class OutlineWorkflow:
         state.book_summaries_json = book_summaries_json(found)
         self.states.save(state)
         if not found:
-            return {"books_found": 0}  # the HasBooks choice fails the course with what to do next
+            # Raised, not returned: SearchBooks' Catch hands this message to ExplainFailure, which
+            # has no database access to look the library's subjects up itself.
+            raise NoBooksFound(no_books_message(self.books.subjects()))
         return {"books_found": len(found), "top_similarity": round(found[0].similarity, 3)}
 
     # -- PlanParts -------------------------------------------------------------------------
@@ -172,6 +169,7 @@ class OutlineWorkflow:
                 "summaries_context": format_book_summaries(state.book_summaries),
                 "parts_guidance": guidance.parts_guidance,
                 "parts_count_guidance": guidance.parts_count_guidance,
+                "learner_profile": _learner_profile(state),
             },
         )
         plan = self._ask(prompt, parse_parts_text)
@@ -215,6 +213,7 @@ class OutlineWorkflow:
                 "part_index": part.index + 1,
                 "part_title": part.title,
                 "part_minutes": part.minutes,
+                "learner_profile": _learner_profile(state),
             },
         )
         written = self._ask(prompt, lambda text: _one_part(text, refs)).parts[0]
@@ -269,6 +268,7 @@ class OutlineWorkflow:
                 "variance_percent": f"{check.variance_percent:+.1f}",
                 "min_acceptable": check.min_acceptable,
                 "max_acceptable": check.max_acceptable,
+                "learner_profile": _learner_profile(state),
             },
             max_tokens=max(REVIEW_MIN_TOKENS, len(state.outline_text) // 3 + 500),  # the whole outline comes back
         )
@@ -336,7 +336,7 @@ class OutlineWorkflow:
         it is the failure path."""
         failed_state, error = next(iter(failure.errors.items()), ("", {}))
         error_type = str(error.get("Error") or "Error")
-        message = readable_cause(str(error.get("Cause") or "")).strip().splitlines()
+        message = one_readable_line(str(error.get("Cause") or ""))
         phase, started = PHASE_OF_STATE.get(failed_state), ""
         try:
             state = self.states.load(failure.course_id, include_text=False)
@@ -345,9 +345,7 @@ class OutlineWorkflow:
                 self.states.set_phase(failure.course_id, phase.value)  # where it broke, for the status
         except Exception as problem:  # noqa: BLE001 - the record may be missing or unreachable; say so
             log.warning("no state for failed course %s: %s", failure.course_id, problem)
-        text = message[0] if message else "The course failed; see the execution history for the cause."
-        if len(text) > MAX_ERROR_MESSAGE:
-            text = text[: MAX_ERROR_MESSAGE - 1] + "…"
+        text = message or "The course failed; see the execution history for the cause."
         return {
             "error_type": error_type,
             "error_message": text,
@@ -402,6 +400,14 @@ def _measure(state: CourseState, total_minutes: int) -> TimeCheck:
     state.total_minutes = check.total_minutes
     state.variance_percent = check.variance_percent
     return check
+
+
+def _learner_profile(state: CourseState) -> str:
+    """Every prompt states the learner's audience, focus, language, depth and pace."""
+    guidance = plan_guidance(state.pending_course_hours, state.pending_course_prefs)
+    return learner_profile(
+        state.pending_course_prefs, state.language, (guidance.section_minutes_low, guidance.section_minutes_high)
+    )
 
 
 def _same_parts(parsed: ParseResult, expected: int) -> ParseResult:

