@@ -6,13 +6,12 @@ import json
 import time
 from pathlib import Path
 
-import jsonschema
 import pytest
 
 from coursegen.api import openapi_document
 from coursegen_local.server import api_gateway_event
 from tests.api.conftest import Client
-from tests.conftest import course_rows
+from tests.conftest import course_rows, event_problems
 
 ROOT = Path(__file__).resolve().parents[2]
 DCF = {"query": "Learn DCF valuation", "hours": 2, "preferences": {"depth": "balanced", "pace": "moderate"}, "language": "en"}
@@ -132,9 +131,6 @@ def test_a_failed_course_reports_error_with_its_phase_and_cause(client):
     assert "coursegen books import" in final["error"]["message"]
 
 
-SCHEMAS = {p.stem: json.loads(p.read_text()) for p in (ROOT / "events" / "schemas").glob("*.json")}
-
-
 def test_published_events_validate_against_their_schemas_and_stay_small(client, runner):
     _, ok, _ = client.request("POST", "/courses", DCF)
     _, failed, _ = client.request("POST", "/courses", {**DCF, "query": "quantum knitting for cats"})
@@ -145,10 +141,8 @@ def test_published_events_validate_against_their_schemas_and_stay_small(client, 
     assert kinds.count("course.generation.requested") == 2
     assert {"course.outline.created", "course.generation.completed", "course.generation.failed"} <= set(kinds)
     for event in events:
-        assert event["source"] == "coursegen.courses"
-        jsonschema.validate(event["detail"], SCHEMAS[event["detail-type"]])
+        assert not event_problems(event)
         text = json.dumps(event["detail"])
-        assert len(text.encode()) < 1024
         assert "DCF" not in text and "alice" not in text  # ids, not content; no principal names
 
 

@@ -18,10 +18,10 @@ integrations; tables stand in only where deriving is not possible here, each say
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import fnmatch
 import io
 import json
-import threading
 import uuid
 from collections import defaultdict
 from pathlib import Path
@@ -35,7 +35,7 @@ from coursegen.adapters.bedrock import BedrockLlm, TitanEmbedder
 from coursegen.adapters.offline import OfflinePlanner
 from coursegen.config import Settings
 from coursegen_local.faults import Fault
-from coursegen_local.runner import LocalRunner
+from coursegen_local.runner import LocalRunner, execution_status_change
 from coursegen_local.template import PROJECT_ROOT
 from tests.api.conftest import Client
 from tests.template.deployed import ACCOUNT, REGION, Deployed
@@ -239,17 +239,18 @@ def _api_scenarios(runner: LocalRunner, patch: pytest.MonkeyPatch) -> None:
     assert client.wait_until_done(died["course_id"])[-1]["error"]["phase"] == "planning_parts"
     runner.faults.clear()
 
-    # a stopped execution (the safety net records it), then seen stale by the API; EmbedQuery is
-    # held until the stop, so the execution cannot finish first
-    gate = threading.Event()
-    runner.faults.append(Fault(step="EmbedQuery", error="Sandbox.Timedout", before=lambda *_: gate.wait(30)))
-    status, stopped, _ = client.request("POST", "/courses", DCF)
-    runner.sfn.stop_execution(executionArn=runner.execution_arn(stopped["course_id"]))
-    gate.set()
-    runner.wait(stopped["course_id"])
-    runner.faults.clear()
-    _set_processing(runner, stopped["course_id"])
-    client.request("GET", f"/courses/{stopped['course_id']}/status")
+    # an execution stopped (or timed out) before its failure path ran: the safety net records and
+    # announces it, and so does the API's status read when it finds it first. moto's StopExecution
+    # does not stop its interpreter, so the end is the one Step Functions reports for a stopped
+    # execution: DescribeExecution is called for real, its status read as ABORTED.
+    arn = runner.execution_arn(died["course_id"])
+    execution = {**runner.sfn.describe_execution(executionArn=arn), "status": "ABORTED", "error": "", "cause": ""}
+    _set_processing(runner, died["course_id"])
+    runner.invoke("RecordExecutionEndFunction", execution_status_change(execution, REGION))
+    _set_processing(runner, died["course_id"])
+    starter, real_end_of = runner.container.starter, runner.container.starter.end_of
+    patch.setattr(starter, "end_of", lambda execution_arn: dataclasses.replace(real_end_of(execution_arn), status="ABORTED"))
+    assert client.request("GET", f"/courses/{died['course_id']}/status")[1]["status"] == "error"
 
     # an Idempotency-Key whose state expired (7 days) but whose execution name lives on (90 days)
     from coursegen.services import courses

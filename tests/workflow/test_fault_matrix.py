@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from coursegen_local.faults import FAULT_CASES, FaultCase
-from tests.conftest import course_rows, section_rows
+from tests.conftest import course_rows, event_problems, section_rows
 
 pytestmark = pytest.mark.workflow
 ROWS: dict[str, str] = {}
@@ -38,7 +38,8 @@ def render(rows: dict[str, str]) -> str:
         "`local/coursegen_local/faults.py` through the real state machine on the offline runner (CI runs the same\n"
         "test). Every column but the first three is what the run observed. \"Nothing lost\" checks: no partial or\n"
         "duplicate course in PostgreSQL, the status record agreeing with the execution's end, the completed or\n"
-        "failed event published (and not the other). A case that ends otherwise than expected is marked MISMATCH.\n\n"
+        "failed event published (and not the other), every event valid against its schema. A case that ends\n"
+        "otherwise than expected is marked MISMATCH.\n\n"
         "| case | fault | expected | execution | observed | status record | how | nothing lost |\n"
         "|---|---|---|---|---|---|---|---|\n"
     )
@@ -55,8 +56,9 @@ class Observed:
 
 def observe(case: FaultCase, result, runner, repository) -> Observed:
     status = result.status
-    events = [e["detail-type"] for e in runner.published_events()]
-    problems = []
+    published = runner.published_events()
+    events = [e["detail-type"] for e in published]
+    problems = [problem for event in published for problem in event_problems(event)]
     if status["status"] == "complete":
         outcome, record = "completes", f"complete, {status['progress']['percent']}%"
         if course_rows(repository) != 1:
