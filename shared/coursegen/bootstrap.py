@@ -121,7 +121,7 @@ class Container:
 
     @cached_property
     def execution_end_service(self) -> ExecutionEndService:
-        return ExecutionEndService(states=self.states, events=_Lazy(lambda: self.events), executions=self.starter)
+        return ExecutionEndService(states=self.states, events=_Lazy(lambda: self.events), executions=_Lazy(lambda: self.starter))
 
     @cached_property
     def course_service(self) -> CourseService:

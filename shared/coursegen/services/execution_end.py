@@ -25,14 +25,16 @@ class ExecutionEndService:
         self.events = events
         self.executions = executions
 
-    def record(self, end: ExecutionEnd) -> dict:
+    def record(self, end: ExecutionEnd, *, publish: bool = True) -> dict:
+        """publish: False from the status read, which writes the record but leaves the event to
+        RecordExecutionEnd (the API has no EventBridge access: one VPC endpoint less)."""
         try:
             state = self.states.load(end.course_id, include_text=False)
         except StateMissing:  # InvalidInput ends before RecordRequest: there is nothing to record
             return {"course_id": end.course_id, "execution_status": end.status, "written": None,
                     "reason": "no status record: the execution ended before RecordRequest"}
         decision = reconcile(state, end)
-        if decision.write is not None and decision.publish_failed:
+        if decision.write is not None and decision.publish_failed and publish:
             # Before the write: if the write then fails, the retried delivery publishes again
             # (consumers deduplicate by course_id) rather than never.
             self.events.publish("course.generation.failed", {
@@ -54,6 +56,6 @@ class ExecutionEndService:
         """The record of a course that stopped moving, brought in line with its execution's end
         (unchanged while the execution runs)."""
         end = self.executions.end_of(state.execution_arn) if state.execution_arn else None
-        if end is None or self.record(end)["written"] is None:
+        if end is None or self.record(end, publish=False)["written"] is None:
             return state
         return self.states.load(state.course_id, include_text=False)
