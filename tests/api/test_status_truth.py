@@ -43,3 +43,16 @@ def test_a_running_course_is_left_processing_when_asked(clean_courses, embedder)
         assert client.request("GET", f"/courses/{course_id}/status")[1]["status"] == "processing"  # RUNNING: untouched
         gate.set()
         assert runner.wait(course_id).status["status"] == "complete"
+
+
+def test_a_course_stored_before_a_state_write_failed_for_good_reads_complete_not_error(clean_courses, embedder):
+    # StoreCourse commits, then its state write fails on every attempt: the failure path runs.
+    fault = Fault("StoreCourse", "StoreThrottled", "slow down", times=-1, after_running=True)
+    with LocalRunner(retry_time_scale=0.001, database=clean_courses, embedder=embedder, faults=[fault]) as runner:
+        client = Client(runner)
+        course_id = client.request("POST", "/courses", {"query": "Learn DCF valuation", "hours": 2})[1]["course_id"]
+        assert runner.wait(course_id).execution_status == "FAILED"
+        code, status, _ = client.request("GET", f"/courses/{course_id}/status")
+        assert (code, status["status"]) == (200, "complete")
+        assert runner.status(course_id)["status"] == "complete"  # the record itself, not only the answer
+        assert client.request("GET", f"/courses/{course_id}")[0] == 200

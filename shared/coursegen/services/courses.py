@@ -107,6 +107,11 @@ class CourseService:
                 # No step has written for longer than any step may run: ask the execution how it
                 # ended, in case its end event has not been (or was never) recorded.
                 state = self.execution_ends.check(state)
+            elif state.status == Status.error and self.courses.get_course(course_id, owner=owner) is not None:
+                # Stored, then a state write failed for good and the failure path ran: the stored
+                # course is the truth, and the record is brought in line with it.
+                self.states.record_end(course_id, state.execution_arn, Status.complete.value)
+                state = self.states.load(course_id, include_text=False)
             return course_status(state)
         except CourseNotFound:
             stored = self.courses.get_course(course_id, owner=owner)  # its state expired after 7 days
