@@ -15,6 +15,7 @@ from typing import Any
 from moto.core.base_backend import BaseBackend
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_dynamodb,
     state_task_service_events,
@@ -50,7 +51,7 @@ REPLACED = {
 }
 
 
-# -- read ----------------------------------------------------------------------------------------
+# -- read or called ------------------------------------------------------------------------------
 def execution_arn(worker: ExecutionWorker) -> str:
     """The ARN of the execution a worker runs (ExecutionWorker._evaluation_details)."""
     return worker._evaluation_details.execution_details.arn
@@ -61,7 +62,12 @@ def state_machine_definition(worker: ExecutionWorker) -> str:
     return worker._evaluation_details.state_machine_details.definition
 
 
-READ = {"execution_arn": execution_arn, "state_machine_definition": state_machine_definition}
+def parse_program(definition: str) -> Any:
+    """moto's parsed program for an ASL text, as PROGRAM_PARSE builds it."""
+    return AmazonStateLanguageParser.parse(definition)[0]
+
+
+READ = {"execution_arn": execution_arn, "state_machine_definition": state_machine_definition, "parse_program": parse_program}
 
 
 def original(point: tuple[Any, str]) -> Any:

@@ -20,15 +20,13 @@ from collections.abc import Callable
 from typing import Any
 
 import boto3
-from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
-
 from coursegen_local import moto_internals as moto
 
 
 def replacements() -> list[tuple[Any, str, Any]]:
     """(owner, attribute, replacement) for the four caches, with caches that live as long as
     the replacements do (the runner puts the originals back when it closes)."""
-    parse_program = functools.lru_cache(maxsize=8)(lambda definition: AmazonStateLanguageParser.parse(definition)[0])
+    parse_program = functools.lru_cache(maxsize=8)(moto.parse_program)
 
     def evaluation_entrypoint(worker) -> Any:
         return parse_program(moto.state_machine_definition(worker))

@@ -97,6 +97,7 @@ class LocalRunner:
         self.execution_timeout_seconds = execution_timeout_seconds
         self.closing = threading.Event()  # set when the runner closes: a hung fault lets go
         self._ends_recorded: dict[str, threading.Event] = {}
+        self.end_delivery_failures: dict[str, BaseException] = {}  # wait() raises them: a broken safety net is loud
         self.invocations: dict[str, int] = {}
         self._lock = threading.Lock()
         self._handlers: dict[str, Callable] = {}
@@ -306,8 +307,9 @@ class LocalRunner:
         try:
             execution = self.sfn.describe_execution(executionArn=execution_arn)
             self.invoke("RecordExecutionEndFunction", execution_status_change(execution, REGION))
-        except Exception as error:  # noqa: BLE001 - EventBridge would retry, then dead-letter; say so
+        except Exception as error:  # noqa: BLE001 - in AWS, EventBridge would retry, then dead-letter
             logging.getLogger(__name__).warning("RecordExecutionEnd failed for %s: %r", execution_arn, error)
+            self.end_delivery_failures[execution_arn] = error
         finally:
             recorded.set()
 
@@ -322,6 +324,8 @@ class LocalRunner:
     def start(self, request: CourseRequest, course_id: str | None = None, execution_name: str | None = None) -> str:
         course_id = course_id or str(uuid.uuid4())
         execution_input = WorkflowInput(course_id=course_id, **request.model_dump())
+        # The record the API would write first (kept if it exists: a resume, a second start).
+        self.container.states.create(CourseState.requested(course_id, request, execution_input.owner))
         self.sfn.start_execution(
             stateMachineArn=self.state_machine_arn,
             name=execution_name or course_id,
@@ -360,6 +364,8 @@ class LocalRunner:
                 on_progress(self.status(course_id))
             if execution["status"] != "RUNNING":
                 self._end_recorded(arn).wait(_END_RECORDED_WITHIN_SECONDS)  # as the rule would, just after
+                if arn in self.end_delivery_failures:
+                    raise RuntimeError(f"RecordExecutionEnd failed for {arn}") from self.end_delivery_failures[arn]
                 break
             if time.monotonic() - started > timeout_seconds:
                 raise TimeoutError(f"Course {course_id} did not finish within {timeout_seconds:.0f} s.")

@@ -304,6 +304,7 @@ class CourseState(BaseModel):
     error_type: str = ""
     execution_arn: str = ""
     resumes: int = 0
+    failed_event_owed: bool = False  # RecordExecutionEnd recorded an error whose event is not yet published
     # the time budget, as last measured
     review_attempts: int = 0
     total_minutes: int | None = None
@@ -317,6 +318,13 @@ class CourseState(BaseModel):
     @property
     def course_id(self) -> str:
         return self.session_id
+
+    @classmethod
+    def requested(cls, course_id: str, request: CourseRequest, owner: str) -> "CourseState":
+        """A course's first record, before its execution starts (POST /courses, coursegen generate)."""
+        state = cls(session_id=course_id, phase=Phase.queued)
+        state.take_request(request, owner)
+        return state
 
     def take_request(self, request: CourseRequest, owner: str) -> None:
         """The request's part of the record, written from here only: by POST /courses before the

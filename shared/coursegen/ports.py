@@ -82,10 +82,16 @@ class StateStore(Protocol):
     def record_part_done(self, course_id: str, part_index: int, sections: int) -> None:
         """Count one finished part; parallel Map iterations call this at once, a retry calls it again."""
 
-    def record_end(self, course_id: str, execution_arn: str, status: str, error_type: str = "", error_message: str = "") -> bool:
-        """Write an execution's end (complete, or error with its cause) if that execution still owns
-        the course and the record allows it (never over complete; error only over processing).
-        False when the record was left as it was (a retry, a race, a newer execution)."""
+    def record_end(
+        self, course_id: str, execution_arn: str, status: str, error_type: str = "", error_message: str = "",
+        *, failed_event_owed: bool = False,
+    ) -> bool:
+        """Write an execution's end (complete, or error with its cause and whether its failed
+        event is still owed) if that execution owns the course and the record allows it (never
+        over complete; error only over processing). False when the record was left as it was."""
+
+    def failed_event_published(self, course_id: str) -> None:
+        """The owed course.generation.failed is out."""
 
 
 class PayloadStore(Protocol):
@@ -105,5 +111,7 @@ class WorkflowStarter(Protocol):
 
     def started_at(self, execution_name: str) -> datetime | None: ...
 
+    def execution_arn(self, execution_name: str) -> str: ...
+
     def end_of(self, execution_arn: str) -> ExecutionEnd | None:
-        """How the execution ended; None while it runs (or if there is none)."""
+        """How the execution ended (NOT_STARTED if there is none); None while it runs."""

@@ -164,3 +164,14 @@ def test_an_execution_end_is_written_once_never_over_complete_and_only_by_the_ow
     assert not store.record_end("c-1", arn, "error", "States.Runtime", "x")
     loaded = store.load("c-1", include_text=False)
     assert (loaded.status.value, loaded.phase.value) == ("complete", "complete")
+
+
+def test_a_record_no_execution_claimed_takes_the_end_of_the_course_s_execution(stores):
+    store, *_ = stores
+    store.create(CourseState(session_id="c-2"))  # as POST /courses writes it: no status, no arn yet
+    assert store.record_end("c-2", "arn:aws:states:us-east-1:123456789012:execution:m:c-2", "error",
+                            "ExecutionNotStarted", "never started", failed_event_owed=True)
+    loaded = store.load("c-2", include_text=False)
+    assert (loaded.status.value, loaded.failed_event_owed) == ("error", True)
+    store.failed_event_published("c-2")
+    assert not store.load("c-2", include_text=False).failed_event_owed

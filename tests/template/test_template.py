@@ -62,12 +62,14 @@ def test_every_task_retries_and_catches_into_the_failure_path():
             assert catch["Next"] == "ExplainFailure", name
 
 
-def test_the_failure_path_records_publishes_then_fails():
+def test_the_failure_path_records_publishes_then_fails_unless_the_outline_was_stored():
     path, name = [], "ExplainFailure"
     while name:
         path.append(name)
-        name = ASL["States"][name].get("Next")
-    assert path == ["ExplainFailure", "RecordFailure", "PublishFailed", "Failed"]
+        name = ASL["States"][name].get("Next") or ASL["States"][name].get("Default")
+    assert path == ["ExplainFailure", "WasStored", "RecordFailure", "PublishFailed", "Failed"]
+    [stored] = ASL["States"]["WasStored"]["Choices"]
+    assert ASL["States"][stored["Next"]]["Next"] == "PublishOutlineCreated"
 
 
 def test_lambda_retries_use_backoff_with_jitter_and_name_domain_errors():

@@ -22,13 +22,18 @@ from coursegen_local.template import PROJECT_ROOT, SamTemplate
 @pytest.fixture
 def aws_mode_conninfo(monkeypatch) -> dict:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    from aws_lambda_powertools.utilities.parameters import base
-    monkeypatch.setattr(base, "DEFAULT_PROVIDERS", {})
-    with mock_aws():
-        arn = boto3.client("secretsmanager", region_name="us-east-1").create_secret(
-            Name="coursegen-tls-test", SecretString=json.dumps({"username": "coursegen", "password": "p"}))["ARN"]
-        settings = Settings(db_secret_arn=arn, db_host="db.cluster-abc.us-east-1.rds.amazonaws.com")
-        return conninfo_to_dict(_conninfo_from_secret(settings))
+    # Powertools keeps one SecretsProvider (with its boto3 client) per process: this test's, made
+    # inside its mock, must not outlive it (a later test would read secrets through it).
+    from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
+    DEFAULT_PROVIDERS.pop("secrets", None)
+    try:
+        with mock_aws():
+            arn = boto3.client("secretsmanager", region_name="us-east-1").create_secret(
+                Name="coursegen-tls-test", SecretString=json.dumps({"username": "coursegen", "password": "p"}))["ARN"]
+            settings = Settings(db_secret_arn=arn, db_host="db.cluster-abc.us-east-1.rds.amazonaws.com")
+            return conninfo_to_dict(_conninfo_from_secret(settings))
+    finally:
+        DEFAULT_PROVIDERS.pop("secrets", None)
 
 
 def test_the_aws_connection_verifies_the_server_with_the_rds_ca_bundle(aws_mode_conninfo):

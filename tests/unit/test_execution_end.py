@@ -9,7 +9,8 @@ ARN = "arn:aws:states:us-east-1:123456789012:execution:coursegen:c-1"
 
 
 def state(status=Status.processing, **fields) -> CourseState:
-    return CourseState(session_id="c-1", status=status, execution_arn=ARN, phase=Phase.generating_sections, **fields)
+    return CourseState(**{"session_id": "c-1", "status": status, "execution_arn": ARN,
+                          "phase": Phase.generating_sections, **fields})
 
 
 def end(status: str, error: str = "", cause: str = "", arn: str = ARN) -> ExecutionEnd:
@@ -79,3 +80,24 @@ def test_the_course_id_comes_from_the_input_or_else_the_execution_name():
     assert course_id_of('{"course_id": "c-9"}', "whatever") == "c-9"
     assert course_id_of(None, "c-1-resume-2") == "c-1"
     assert course_id_of("not json", "c-3") == "c-3"
+
+
+def test_a_catchable_states_error_came_through_the_failure_path_which_published_already():
+    decision = reconcile(state(), end("FAILED", "States.Timeout", "ExpandPart timed out"))
+    assert decision.write == Status.error and not decision.publish_failed
+
+
+@pytest.mark.parametrize("uncatchable", ["States.Runtime", "States.DataLimitExceeded"])
+def test_an_uncatchable_error_skipped_the_failure_path_and_owes_the_event(uncatchable):
+    assert reconcile(state(), end("FAILED", uncatchable, "x")).publish_failed
+
+
+def test_an_error_recorded_with_its_event_still_owed_is_published_without_a_write():
+    decision = reconcile(state(Status.error, failed_event_owed=True), end("TIMED_OUT"))
+    assert decision.write is None and decision.publish_failed
+
+
+def test_a_course_never_started_is_an_error_that_says_to_ask_again():
+    decision = reconcile(state(execution_arn=""), end("NOT_STARTED"))
+    assert (decision.write, decision.error_type) == (Status.error, "ExecutionNotStarted")
+    assert "request it again" in decision.error_message and not decision.publish_failed

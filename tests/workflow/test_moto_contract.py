@@ -39,10 +39,24 @@ def test_replaced_name_is_where_the_runner_expects_it(name):
     assert CONTRACTS[name](getattr(owner, attribute)), f"moto changed {owner.__name__}.{attribute} ({name})"
 
 
+# Where moto itself reads or calls what the runner reads or calls.
+READ_IN_MOTO = {"execution_arn": "self._evaluation_details.execution_details.arn",
+                "state_machine_definition": "self._evaluation_details.state_machine_details.definition",
+                "parse_program": "AmazonStateLanguageParser.parse("}
+
+
+def test_every_read_name_has_a_contract():
+    assert set(READ_IN_MOTO) == set(moto.READ)
+
+
 @pytest.mark.parametrize("name", sorted(moto.READ))
 def test_read_name_is_where_the_runner_expects_it(name):
-    source = inspect.getsource(ExecutionWorker.__init__) + inspect.getsource(ExecutionWorker._get_evaluation_environment)
+    source = "".join(inspect.getsource(f) for f in (
+        ExecutionWorker.__init__, ExecutionWorker._get_evaluation_environment, ExecutionWorker._get_evaluation_entrypoint))
     assert "self._evaluation_details = evaluation_details" in source
-    expected = {"execution_arn": "self._evaluation_details.execution_details.arn",
-                "state_machine_definition": "self._evaluation_details.state_machine_details.definition"}[name]
-    assert expected in source + inspect.getsource(ExecutionWorker._get_evaluation_entrypoint), name
+    assert READ_IN_MOTO[name] in source, name
+
+
+def test_the_parsed_program_is_what_moto_evaluates():
+    program = moto.parse_program('{"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}')
+    assert hasattr(program, "eval")

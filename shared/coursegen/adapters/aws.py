@@ -29,7 +29,7 @@ OFFLOADED_FIELDS = (
 )
 # Written only by the state machine's own DynamoDB tasks (RecordRequest, RecordComplete,
 # RecordFailure) and the resume claim; a Lambda's save never overwrites them.
-STATE_MACHINE_FIELDS = {"status", "execution_arn", "created_at", "error_type", "error_message", "resumes"}
+STATE_MACHINE_FIELDS = {"status", "execution_arn", "created_at", "error_type", "error_message", "resumes", "failed_event_owed"}
 _THROTTLING = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded", "SlowDown"}
 
 
@@ -233,21 +233,30 @@ class DynamoStateStore:
             {"#part": str(part_index)},
         )
 
-    def record_end(self, course_id: str, execution_arn: str, status: str, error_type: str = "", error_message: str = "") -> bool:
-        values = {":status": {"S": status}, ":arn": {"S": execution_arn}, ":now": {"S": utc_now()}}
-        expression = "SET #status = :status, updated_at = :now"
+    def record_end(
+        self, course_id: str, execution_arn: str, status: str, error_type: str = "", error_message: str = "",
+        *, failed_event_owed: bool = False,
+    ) -> bool:
+        values = {":status": {"S": status}, ":arn": {"S": execution_arn}, ":unclaimed": {"S": ""}, ":now": {"S": utc_now()}}
+        # A record no execution has claimed (RecordRequest never ran; POST wrote it with an empty
+        # arn) belongs to any of the course's executions.
+        owned = "(attribute_not_exists(execution_arn) OR execution_arn = :unclaimed OR execution_arn = :arn)"
         if status == "complete":
-            expression += ", phase = :status"
-            condition = "execution_arn = :arn AND #status <> :status"
+            expression = "SET #status = :status, updated_at = :now, phase = :status REMOVE error_type, error_message, failed_event_owed"
+            condition = f"{owned} AND #status <> :status"
         else:
-            values |= {":processing": {"S": "processing"}, ":type": {"S": error_type}, ":cause": {"S": error_message}}
-            expression += ", error_type = :type, error_message = :cause"
-            condition = "execution_arn = :arn AND #status = :processing"
+            values |= {":processing": {"S": "processing"}, ":type": {"S": error_type}, ":cause": {"S": error_message},
+                       ":owed": {"BOOL": failed_event_owed}}
+            expression = "SET #status = :status, updated_at = :now, error_type = :type, error_message = :cause, failed_event_owed = :owed"
+            condition = f"{owned} AND #status = :processing"
         try:
             self._update(course_id, expression, values, {"#status": "status"}, condition=condition)
         except _ConditionFailed:
             return False
         return True
+
+    def failed_event_published(self, course_id: str) -> None:
+        self._update(course_id, "REMOVE failed_event_owed", {})
 
     def _update(
         self, course_id: str, expression: str, values: dict, names: dict | None = None,
@@ -256,6 +265,8 @@ class DynamoStateStore:
         """One UpdateItem on the course's record: the attributes `returns` asks for, if any;
         _ConditionFailed when `condition` does not hold."""
         options = {"ExpressionAttributeNames": names} if names else {}
+        if values:
+            options["ExpressionAttributeValues"] = values
         if condition:
             options["ConditionExpression"] = condition
         if returns:
@@ -265,7 +276,6 @@ class DynamoStateStore:
                 TableName=self.table,
                 Key={"course_id": {"S": course_id}},
                 UpdateExpression=expression,
-                ExpressionAttributeValues=values,
                 **options,
             )
         except ClientError as error:
@@ -295,7 +305,8 @@ class StepFunctionsStarter:
             execution = self.sfn.describe_execution(executionArn=execution_arn)
         except ClientError as error:
             if _code(error) == "ExecutionDoesNotExist":
-                return None
+                name = execution_arn.rsplit(":", 1)[-1]
+                return ExecutionEnd(execution_arn=execution_arn, course_id=course_id_of(None, name), status="NOT_STARTED")
             raise WorkflowUnavailable(f"Step Functions did not answer ({_code(error)}); retry the request.") from error
         if execution["status"] not in ENDED:
             return None
@@ -307,9 +318,12 @@ class StepFunctionsStarter:
             cause=execution.get("cause", ""),
         )
 
+    def execution_arn(self, execution_name: str) -> str:
+        return self.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{execution_name}"
+
     def started_at(self, execution_name: str) -> datetime | None:
         """When the execution of that name started (None if there is none)."""
-        arn = self.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{execution_name}"
+        arn = self.execution_arn(execution_name)
         try:
             return self.sfn.describe_execution(executionArn=arn)["startDate"]
         except ClientError as error:

@@ -20,8 +20,12 @@ from dataclasses import dataclass
 from coursegen.domain.status import one_readable_line
 from coursegen.models import CourseState, Status
 
-ENDED = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
-_NAMED_ENDS = {"TIMED_OUT": "ExecutionTimedOut", "ABORTED": "ExecutionAborted"}
+# NOT_STARTED is ours, not Step Functions': no execution by the course's name exists (the start
+# was refused), found by the status read of a course that stopped moving.
+ENDED = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "NOT_STARTED")
+# The errors no Catch takes (AWS: States.ALL does not match them): the failure path never ran.
+UNCATCHABLE = ("States.Runtime", "States.DataLimitExceeded")
+_NAMED_ENDS = {"TIMED_OUT": "ExecutionTimedOut", "ABORTED": "ExecutionAborted", "NOT_STARTED": "ExecutionNotStarted"}
 _EXPLAINED_ENDS = {
     "TIMED_OUT": "The course did not finish within the workflow's time limit",
     "ABORTED": "The course's execution was stopped before it finished",
@@ -47,7 +51,8 @@ class Reconciliation:
     error_type: str = ""
     error_message: str = ""
     # course.generation.failed is published by the state machine's PublishFailed whenever its
-    # failure path ran; only ends that skipped that path (timeout, stop, States.*) need one here.
+    # failure path ran; an end that skipped that path (timeout, stop, an uncatchable error) owes
+    # one. True: publish it now (written as owed first, so a failed publish is retried, not lost).
     publish_failed: bool = False
 
 
@@ -71,10 +76,16 @@ def reconcile(state: CourseState, end: ExecutionEnd) -> Reconciliation:
     if end.status == "SUCCEEDED" or state.outline_complete:
         return Reconciliation(Status.complete, "the outline is stored; the completion was not recorded")
     if state.status == Status.error:
-        return Reconciliation(None, "the failure path recorded the error")
+        # An earlier delivery (or the status read, which publishes nothing) wrote the error but
+        # the event it owes is still unpublished.
+        return Reconciliation(None, "the error is recorded", publish_failed=state.failed_event_owed)
+    if end.status == "NOT_STARTED":
+        return Reconciliation(Status.error, "no execution was started", _NAMED_ENDS["NOT_STARTED"],
+                              "The workflow never started this course (Step Functions refused the start): request it "
+                              "again; with the same Idempotency-Key that is safe.")
     error_type = _NAMED_ENDS.get(end.status) or end.error or "States.Runtime"
     cause = one_readable_line(end.cause)
-    if end.status == "FAILED" and not error_type.startswith("States."):
+    if end.status == "FAILED" and error_type not in UNCATCHABLE:
         # The failure path ran (its Fail state carries ExplainFailure's name and line) but its
         # status write did not land: write what RecordFailure would have written.
         return Reconciliation(Status.error, "the failure path's status write did not land", error_type,

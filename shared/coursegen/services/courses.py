@@ -21,8 +21,10 @@ from coursegen.services.outline import seconds_since
 # maps to the same course id, and so to the same execution name, which Step Functions itself
 # refuses to start twice. No separate idempotency table is needed.
 _IDEMPOTENCY_NAMESPACE = uuid.UUID("5b0f7a53-8f3e-4d55-9d0e-6f5d2a8c1e42")
-# Longer than any Task may run (the longest TimeoutSeconds in the ASL is 930 s; a test keeps this
-# above it): a processing course whose record has not moved for this long may have ended unrecorded.
+# Longer than one attempt of any Task (the longest TimeoutSeconds in the ASL is 930 s; a test keeps
+# this above it): a processing course whose record has not moved for this long may have ended
+# unrecorded, so the status read asks Step Functions. Asking early is harmless (a running
+# execution changes nothing); it only costs a DescribeExecution.
 STALE_AFTER_SECONDS = 1000
 
 
@@ -53,8 +55,7 @@ class CourseService:
             course_id = str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{owner}\n{idempotency_key}"))
         else:
             course_id = str(uuid.uuid4())
-        state = CourseState(session_id=course_id, phase=Phase.queued)
-        state.take_request(request, owner)
+        state = CourseState.requested(course_id, request, owner)
         created = self.states.create(state)
         existing = state if created else self.states.load(course_id, include_text=False)
         if not created and (existing.owner != owner or existing.request_fingerprint != state.request_fingerprint):
@@ -107,11 +108,6 @@ class CourseService:
                 # No step has written for longer than any step may run: ask the execution how it
                 # ended, in case its end event has not been (or was never) recorded.
                 state = self.execution_ends.check(state)
-            elif state.status == Status.error and self.courses.get_course(course_id, owner=owner) is not None:
-                # Stored, then a state write failed for good and the failure path ran: the stored
-                # course is the truth, and the record is brought in line with it.
-                self.states.record_end(course_id, state.execution_arn, Status.complete.value)
-                state = self.states.load(course_id, include_text=False)
             return course_status(state)
         except CourseNotFound:
             stored = self.courses.get_course(course_id, owner=owner)  # its state expired after 7 days

@@ -26,36 +26,42 @@ class ExecutionEndService:
         self.executions = executions
 
     def record(self, end: ExecutionEnd, *, publish: bool = True) -> dict:
-        """publish: False from the status read, which writes the record but leaves the event to
-        RecordExecutionEnd (the API has no EventBridge access: one VPC endpoint less)."""
+        """publish: False from the status read, which writes the record and leaves the event it
+        owes to RecordExecutionEnd's delivery (the API has no EventBridge access: one VPC endpoint
+        less)."""
         try:
             state = self.states.load(end.course_id, include_text=False)
         except StateMissing:  # InvalidInput ends before RecordRequest: there is nothing to record
             return {"course_id": end.course_id, "execution_status": end.status, "written": None,
                     "reason": "no status record: the execution ended before RecordRequest"}
         decision = reconcile(state, end)
-        if decision.write is not None and decision.publish_failed and publish:
-            # Before the write: if the write then fails, the retried delivery publishes again
-            # (consumers deduplicate by course_id) rather than never.
+        written = decision.write is not None and self.states.record_end(
+            end.course_id, end.execution_arn, decision.write.value, decision.error_type, decision.error_message,
+            failed_event_owed=decision.publish_failed,
+        )
+        owed = decision.publish_failed and (written or decision.write is None)
+        if owed and publish:
+            # Written as owed before publishing: a failed publish is retried with the delivery
+            # (at least once; consumers deduplicate by course_id), never lost.
             self.events.publish("course.generation.failed", {
                 "course_id": state.course_id,
-                "error_type": decision.error_type[:100],
-                "error_message": decision.error_message,
+                "error_type": (decision.error_type or state.error_type)[:100],
+                "error_message": decision.error_message or state.error_message,
                 "phase": state.phase.value,
                 "execution_time_seconds": seconds_since(state.created_at),
             })
-        written = decision.write is not None and self.states.record_end(
-            end.course_id, end.execution_arn, decision.write.value, decision.error_type, decision.error_message
-        )
+            self.states.failed_event_published(end.course_id)
         log.info("execution end of course %s: %s; %s", end.course_id, end.status,
                  f"recorded {decision.write.value}" if written else f"left as it was ({decision.reason})")
         return {"course_id": end.course_id, "execution_status": end.status,
-                "written": decision.write.value if written else None, "reason": decision.reason}
+                "written": decision.write.value if written else None, "reason": decision.reason,
+                "failed_event": "published" if owed and publish else ("owed" if owed else None)}
 
     def check(self, state: CourseState) -> CourseState:
         """The record of a course that stopped moving, brought in line with its execution's end
         (unchanged while the execution runs)."""
-        end = self.executions.end_of(state.execution_arn) if state.execution_arn else None
+        # A record no execution claimed yet is the one named by the course id (or it was never started).
+        end = self.executions.end_of(state.execution_arn or self.executions.execution_arn(state.course_id))
         if end is None or self.record(end, publish=False)["written"] is None:
             return state
         return self.states.load(state.course_id, include_text=False)

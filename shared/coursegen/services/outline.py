@@ -320,14 +320,14 @@ class OutlineWorkflow:
             "estimated_hours": round(outline.total_minutes / 60, 2),
         }
         state.progress.stored_sections = outline.section_count
-        self.states.save(state)
-        return {
-            "sections": outline.section_count,
-            "total_minutes": outline.total_minutes,
-            "variance_percent": check.variance_percent,
-            "within_tolerance": check.within_tolerance,
-            "execution_time_seconds": seconds_since(state.created_at),
-        }
+        try:
+            self.states.save(state)
+        except Exception as problem:  # noqa: BLE001 - deliberate, see below
+            # The course is committed: a state write failing now must not fail it (a retried step
+            # or the failure path would mark a stored course `error`). RecordComplete still writes
+            # the status; what the record misses (the outline context) is in PostgreSQL.
+            log.warning("course %s stored; its state write failed: %r", state.course_id, problem)
+        return _stored_result(state, check.within_tolerance)
 
     # -- ExplainFailure ----------------------------------------------------------------------
     def explain_failure(self, failure: FailureInput) -> dict:
@@ -335,13 +335,16 @@ class OutlineWorkflow:
         course ran - for the status record and the course.generation.failed event. Never raises:
         it is the failure path."""
         failed_state, error = next(iter(failure.errors.items()), ("", {}))
+        stored = None
         error_type = str(error.get("Error") or "Error")
         message = one_readable_line(str(error.get("Cause") or ""))
         phase, started = PHASE_OF_STATE.get(failed_state), ""
         try:
             state = self.states.load(failure.course_id, include_text=False)
             phase, started = phase or state.phase, state.created_at
-            if phase != state.phase:
+            if state.outline_complete:  # StoreCourse committed and saved, then failed: not a failure
+                stored = _stored_result(state, check_time(state.total_minutes or 0, state.target_minutes).within_tolerance)
+            elif phase != state.phase:
                 self.states.set_phase(failure.course_id, phase.value)  # where it broke, for the status
         except Exception as problem:  # noqa: BLE001 - the record may be missing or unreachable; say so
             log.warning("no state for failed course %s: %s", failure.course_id, problem)
@@ -351,6 +354,7 @@ class OutlineWorkflow:
             "error_message": text,
             "phase": phase.value if phase else "unknown",
             "execution_time_seconds": seconds_since(started) if started else 0,
+            "stored": stored,  # the ASL's WasStored goes on to completion when set
         }
 
     # -- helpers ---------------------------------------------------------------------------
@@ -392,6 +396,17 @@ def seconds_since(iso_timestamp: str) -> float:
     if started.tzinfo is None:
         started = started.replace(tzinfo=timezone.utc)
     return round(max(0.0, (datetime.now(timezone.utc) - started).total_seconds()), 3)
+
+
+def _stored_result(state: CourseState, within_tolerance: bool) -> dict:
+    """What StoreCourse answers (and ExplainFailure, for a course stored before its step failed)."""
+    return {
+        "sections": state.progress.stored_sections,
+        "total_minutes": state.total_minutes,
+        "variance_percent": state.variance_percent,
+        "within_tolerance": within_tolerance,
+        "execution_time_seconds": seconds_since(state.created_at),
+    }
 
 
 def _measure(state: CourseState, total_minutes: int) -> TimeCheck:
