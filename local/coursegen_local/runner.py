@@ -429,8 +429,8 @@ def execution_status_change(execution: dict, region: str) -> dict:
 def _admitted(execution_logic: Callable, slots: int) -> Callable:
     """moto's execution body, run only once one of `slots` is free. Offline, every execution shares
     one process (one GIL) with the local API; with every started course computing at once, each
-    request waits behind all of them (measured: POST p99 1.0-1.7 s at 10 clients, 0.14-0.19 s with
-    two running). A waiting execution is RUNNING with its course queued, as the status says."""
+    request waits behind all of them (`make bench`, API latency: the 10-client rows with 2 and with
+    100 running). A waiting execution is RUNNING with its course queued, as the status says."""
     running = threading.BoundedSemaphore(slots)
 
     def admitted(worker: Any) -> None:

@@ -28,6 +28,12 @@ metrics = Metrics(namespace="coursegen", service="coursegen")
 _METRICS_ENABLED = os.environ.get("POWERTOOLS_METRICS_DISABLED", "false").lower() != "true"
 
 
+def loggable(result: dict) -> dict:
+    """What a step's result may log: ids, counts and sizes - a list or mapping (PlanParts' parts,
+    titles included) by its length, never its text."""
+    return {key: len(value) if isinstance(value, (list, dict)) else value for key, value in result.items()}
+
+
 def workflow_step(step: Callable[[OutlineWorkflow, BaseModel], dict], model: type[BaseModel]):
     name = step.__name__
 
@@ -44,7 +50,7 @@ def workflow_step(step: Callable[[OutlineWorkflow, BaseModel], dict], model: typ
         result = step(outline_workflow(), request)
         if _METRICS_ENABLED:
             metrics.add_metric(name=f"{name}_completed", unit=MetricUnit.Count, value=1)
-        logger.info("step completed", extra={"result": result})
+        logger.info("step completed", extra={"result": loggable(result)})
         return result
 
     lambda_handler.__name__ = f"{name}_handler"
