@@ -94,8 +94,8 @@ def test_the_language_reaches_every_prompt(name):
 @pytest.mark.parametrize("name", sorted(SEED_VARIABLES))
 def test_the_depth_reaches_every_prompt(name):
     deep, overview = rendered(name, CoursePreferences(depth="deep")), rendered(name, CoursePreferences(depth="overview"))
-    assert "Depth: deep: work each method through in detail" in deep
-    assert "Depth: overview: survey the field" in overview
+    assert "Depth: deep: Favour depth: more, narrower parts" in deep
+    assert "Depth: overview: Favour breadth: fewer, broader parts" in overview
 
 
 @pytest.mark.parametrize("name", sorted(SEED_VARIABLES))

@@ -69,12 +69,14 @@ class PartPlanGuidance:
 
 _SECTION_MINUTES = {Pace.relaxed: (20, 30), Pace.moderate: (10, 25), Pace.intensive: (10, 15)}
 _DEPTH_PART_FACTOR = {Depth.overview: 1.25, Depth.balanced: 1.0, Depth.deep: 0.8}
-_DEPTH_TEXT = {
+# How each depth and pace is described to the model: the parts guidance and every prompt's
+# learner_profile say it in these words.
+DEPTH_TEXT = {
     Depth.overview: "Favour breadth: fewer, broader parts that survey the field.",
     Depth.balanced: "Balance concepts and practice: each part teaches a method and applies it.",
     Depth.deep: "Favour depth: more, narrower parts, each working one method through in detail.",
 }
-_PACE_TEXT = {
+PACE_TEXT = {
     Pace.relaxed: "The pace is relaxed: longer sections with room for reflection.",
     Pace.moderate: "The pace is moderate.",
     Pace.intensive: "The pace is intensive: short, dense sections.",
@@ -98,7 +100,7 @@ def plan_guidance(hours: float, preferences: CoursePreferences | None = None) ->
         f"Open with a short foundations part (about {intro} minutes) that sets up vocabulary and the "
         f"central question; build the core methods in the middle parts, each resting on the one before; "
         f"close with an applied part (a worked case or a practice project) that uses everything. "
-        f"{_DEPTH_TEXT[prefs.depth]} {_PACE_TEXT[prefs.pace]} "
+        f"{DEPTH_TEXT[prefs.depth]} {PACE_TEXT[prefs.pace]} "
         f"Parts run {part_low}-{part_high} minutes; sections inside them {section_low}-{section_high} minutes. "
         f"Give times in multiples of 5 minutes; the part times must add up to exactly {minutes} minutes."
     )
