@@ -20,6 +20,9 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
     state_task_service_dynamodb,
     state_task_service_events,
 )
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import (
+    StateTaskServiceSfn,
+)
 from moto.stepfunctions.parser.asl.utils import json_path
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
@@ -33,6 +36,11 @@ EXECUTION_BODY = (ExecutionWorker, "_execution_logic")
 # The boto3 client factory of the dynamodb:updateItem integration (faults are injected there).
 DYNAMODB_INTEGRATION_CLIENT = (state_task_service_dynamodb, "boto_client_for")
 
+# -- wrapped by the fix of the states:startExecution.sync:2 integration (moto_fixes.py) -----------
+SFN_PARAMETERS = (StateTaskServiceSfn, "_normalise_parameters")
+SFN_CALL = (StateTaskServiceSfn, "_eval_service_task")
+SFN_SYNC2_RESULT = (StateTaskServiceSfn, "_build_sync2_resolver")
+
 # -- replaced by the caches (moto_speedups.py) ---------------------------------------------------
 PROGRAM_PARSE = (ExecutionWorker, "_get_evaluation_entrypoint")
 JSON_PATH_PARSE = (json_path, "parse")
@@ -44,6 +52,9 @@ REPLACED = {
     "RETRY_CLOCK": RETRY_CLOCK,
     "EXECUTION_BODY": EXECUTION_BODY,
     "DYNAMODB_INTEGRATION_CLIENT": DYNAMODB_INTEGRATION_CLIENT,
+    "SFN_PARAMETERS": SFN_PARAMETERS,
+    "SFN_CALL": SFN_CALL,
+    "SFN_SYNC2_RESULT": SFN_SYNC2_RESULT,
     "PROGRAM_PARSE": PROGRAM_PARSE,
     "JSON_PATH_PARSE": JSON_PATH_PARSE,
     "EVENTS_INTEGRATION_CLIENT": EVENTS_INTEGRATION_CLIENT,

@@ -34,7 +34,7 @@ from coursegen.domain.status import course_status
 from coursegen.errors import StateMissing
 from coursegen.models import CourseRequest, CourseState, StoredCourse, WorkflowInput
 from coursegen_local import moto_internals as moto
-from coursegen_local import moto_speedups
+from coursegen_local import moto_fixes, moto_speedups
 from coursegen_local.faults import Fault
 from coursegen_local.template import ACCOUNT, SamTemplate
 
@@ -123,7 +123,7 @@ class LocalRunner:
             # handlers' DynamoDB calls go through one lock here, as parallel Map iterations make them.
             self.container._aws = _serialize_dynamodb(self.container._aws)
             bootstrap.override(self.container)
-            for owner, name, replacement in moto_speedups.replacements():
+            for owner, name, replacement in moto_speedups.replacements() + moto_fixes.replacements():
                 self._patch(owner, name, replacement)
             self._integration_client = moto_speedups.integration_clients()
             self._patch(*moto.INVOKE_LAMBDA, self._invoke_lambda)
@@ -188,16 +188,20 @@ class LocalRunner:
             s3.create_bucket(Bucket=bucket)
         self._capture_events()
         self.sfn = boto3.client("stepfunctions", region_name=REGION)
-        name, _ = self.template.state_machine
-        definition = self.template.state_machine_definition(REGION)
-        if self.execution_timeout_seconds is not None:
-            definition = json.dumps(json.loads(definition) | {"TimeoutSeconds": self.execution_timeout_seconds})
-        self.state_machine_arn = self.sfn.create_state_machine(
-            name=self.template.physical_name(name),
-            definition=definition,
-            roleArn=f"arn:aws:iam::{ACCOUNT}:role/coursegen-local",
-            type="STANDARD",
-        )["stateMachineArn"]
+        for name in self.template.state_machines:  # a stage before the machine that starts it
+            definition = self.template.state_machine_definition(REGION, name)
+            entry = name == self.template.ENTRY_STATE_MACHINE
+            if entry and self.execution_timeout_seconds is not None:
+                definition = json.dumps(json.loads(definition) | {"TimeoutSeconds": self.execution_timeout_seconds})
+            arn = self.sfn.create_state_machine(
+                name=self.template.physical_name(name),
+                definition=definition,
+                roleArn=f"arn:aws:iam::{ACCOUNT}:role/coursegen-local",
+                type="STANDARD",
+            )["stateMachineArn"]
+            assert arn == self.template.state_machine_arn(name, REGION), arn  # what the substitutions said
+            if entry:
+                self.state_machine_arn = arn
 
     def _capture_events(self) -> None:
         """Create the template's event buses, and a rule on each that copies every event to a

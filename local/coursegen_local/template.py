@@ -67,6 +67,8 @@ class SamTemplate:
             if key == "Ref":
                 if arg in self.doc.get("Parameters", {}):
                     return self.parameter(arg)
+                if self.resources[arg]["Type"] == "AWS::Serverless::StateMachine":  # Ref of a state machine is its ARN
+                    return self.state_machine_arn(arg, region)
                 return self.physical_name(arg)
             if key == "Fn::GetAtt" and arg[1] == "Arn":
                 if self.resources[arg[0]]["Type"] == "AWS::Serverless::Function":
@@ -75,14 +77,33 @@ class SamTemplate:
             raise ValueError(f"The offline runner does not resolve {value}")
         return value
 
+    # The machine the API starts; the others are stages it runs (states:startExecution.sync:2).
+    ENTRY_STATE_MACHINE = "CourseGenerationStateMachine"
+
     @property
     def state_machine(self) -> tuple[str, dict]:
-        [(name, resource)] = self.of_type("AWS::Serverless::StateMachine").items()
-        return name, resource["Properties"]
+        return self.ENTRY_STATE_MACHINE, self.resources[self.ENTRY_STATE_MACHINE]["Properties"]
 
-    def state_machine_definition(self, region: str) -> str:
+    @property
+    def state_machines(self) -> list[str]:
+        """Every state machine, each after the ones its definition refers to (create them in this order)."""
+        machines = self.of_type("AWS::Serverless::StateMachine")
+        refers = {name: {v["Ref"] for v in r["Properties"].get("DefinitionSubstitutions", {}).values()
+                         if isinstance(v, dict) and v.get("Ref") in machines} for name, r in machines.items()}
+        ordered: list[str] = []
+        while len(ordered) < len(machines):
+            ready = [name for name in machines if name not in ordered and refers[name] <= set(ordered)]
+            if not ready:
+                raise ValueError(f"State machines refer to each other in a cycle: {refers}")
+            ordered.extend(ready)
+        return ordered
+
+    def state_machine_arn(self, logical_id: str, region: str) -> str:
+        return f"arn:aws:states:{region}:{ACCOUNT}:stateMachine:{self.physical_name(logical_id)}"
+
+    def state_machine_definition(self, region: str, logical_id: str | None = None) -> str:
         """The ASL file with DefinitionSubstitutions applied, as SAM does at deploy time."""
-        _, props = self.state_machine
+        props = self.resources[logical_id or self.ENTRY_STATE_MACHINE]["Properties"]
         text = (PROJECT_ROOT / props["DefinitionUri"]).read_text()
         for key, value in props.get("DefinitionSubstitutions", {}).items():
             text = text.replace("${" + key + "}", str(self.resolve(value, region)))

@@ -14,6 +14,7 @@ from coursegen.errors import ConfigurationError
 from coursegen.ports import BookRepository, CourseRepository, Embedder, EventPublisher, Llm, PayloadStore, StateStore, WorkflowStarter
 from coursegen.services.courses import CourseService
 from coursegen.services.execution_end import ExecutionEndService
+from coursegen.services.lessons import LessonSettings, LessonWorkflow
 from coursegen.services.library import LibraryIngestion
 from coursegen.services.outline import OutlineSettings, OutlineWorkflow
 
@@ -114,10 +115,22 @@ class Container:
         return StepFunctionsStarter(self._aws("stepfunctions"), self.settings.state_machine_arn)
 
     @cached_property
+    def lesson_workflow(self) -> LessonWorkflow:
+        return LessonWorkflow(
+            llm=self.llm, states=self.states, payloads=self.payloads, lessons=_Lazy(lambda: self.database),
+            events=_Lazy(lambda: self._publisher("generate_batch_content")),
+            settings=LessonSettings(max_repairs=self.settings.llm_max_repairs),
+        )
+
+    @cached_property
     def events(self) -> EventPublisher:
+        return self._publisher("record_execution_end")
+
+    def _publisher(self, producer: str) -> EventPublisher:
+        """Events published from code carry their producer in meta (the state machine's say so too)."""
         from coursegen.adapters.aws import EventBridgePublisher
 
-        return EventBridgePublisher(self._aws("events"), self.settings.event_bus_name, producer="record_execution_end")
+        return EventBridgePublisher(self._aws("events"), self.settings.event_bus_name, producer=producer)
 
     @cached_property
     def execution_end_service(self) -> ExecutionEndService:
@@ -214,6 +227,10 @@ def course_service() -> CourseService:
 
 def library_ingestion() -> LibraryIngestion:
     return container().library_ingestion
+
+
+def lesson_workflow() -> LessonWorkflow:
+    return container().lesson_workflow
 
 
 def execution_end_service() -> ExecutionEndService:

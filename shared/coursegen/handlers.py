@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
@@ -18,7 +19,6 @@ from pydantic import BaseModel, ValidationError
 from coursegen.bootstrap import outline_workflow
 from coursegen.errors import InvalidInput
 from coursegen.models import describe_validation_error
-from coursegen.services.outline import OutlineWorkflow
 
 logger = Logger(service="coursegen")
 tracer = Tracer(service="coursegen")
@@ -34,7 +34,8 @@ def loggable(result: dict) -> dict:
     return {key: len(value) if isinstance(value, (list, dict)) else value for key, value in result.items()}
 
 
-def workflow_step(step: Callable[[OutlineWorkflow, BaseModel], dict], model: type[BaseModel]):
+def workflow_step(step: Callable[[Any, BaseModel], dict], model: type[BaseModel], service: Callable[[], Any] = outline_workflow):
+    """service: the composition root's accessor for the step's service (the outline's by default)."""
     name = step.__name__
 
     @logger.inject_lambda_context(clear_state=True)
@@ -47,7 +48,7 @@ def workflow_step(step: Callable[[OutlineWorkflow, BaseModel], dict], model: typ
             raise InvalidInput(describe_validation_error(error)) from None
         # thread-safe: offline, Map iterations run in threads of one process
         logger.thread_safe_append_keys(course_id=getattr(request, "course_id", None), step=name)
-        result = step(outline_workflow(), request)
+        result = step(service(), request)
         if _METRICS_ENABLED:
             metrics.add_metric(name=f"{name}_completed", unit=MetricUnit.Count, value=1)
         logger.info("step completed", extra={"result": loggable(result)})

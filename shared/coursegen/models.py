@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
+import uuid
 from datetime import datetime, timezone
 from enum import Enum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints, TypeAdapter, ValidationError, field_validator
 
@@ -126,6 +127,9 @@ class Phase(str, Enum):
     assembling_outline = "assembling_outline"
     reviewing_outline = "reviewing_outline"
     storing = "storing"
+    planning_lessons = "planning_lessons"
+    writing_lessons = "writing_lessons"
+    building_book = "building_book"
     complete = "complete"
 
 
@@ -170,7 +174,7 @@ class Section(BaseModel):
     title: str
     minutes: int = Field(ge=0)
     objectives: list[str] = Field(default_factory=list)
-    book_ids: list[str] = Field(default_factory=list)
+    book_ids: list[str]
 
 
 class OutlinePart(Part):
@@ -245,16 +249,71 @@ class StoredCourse(BaseModel):
         }
 
 
+_LESSON_NAMESPACE = uuid.UUID("6f1c1b8e-3d0a-5b4e-9a57-2c0d3e1f4a60")
+
+
+class StoredLesson(BaseModel):
+    """One written lesson of a course's section, as PostgreSQL holds it. A section may be written
+    again (a revision); the latest revision is the lesson readers see."""
+
+    lesson_id: str
+    course_id: str
+    part_index: int
+    section_index: int
+    lesson_index: int  # the lesson's place in the whole course, 0-based, in reading order
+    title: str
+    markdown: str
+    words: int
+    minutes: float
+    objective_ids: list[str]
+    book_ids: list[str]
+    status: Literal["full", "placeholder"] = "full"
+    revision: int = 1
+
+    @field_validator("lesson_id")
+    @classmethod
+    def _a_uuid(cls, value: str) -> str:
+        try:
+            return str(uuid.UUID(value))
+        except ValueError:
+            raise ValueError("must be a UUID") from None
+
+    @staticmethod
+    def id_for(course_id: str, part_index: int, section_index: int, revision: int = 1) -> str:
+        """The lesson id of a section's revision, the same on every run: a retried or resumed
+        writer names the row it writes again exactly as the first run did."""
+        return str(uuid.uuid5(_LESSON_NAMESPACE, f"{course_id}/{part_index}/{section_index}/{revision}"))
+
+    def summary(self) -> dict[str, Any]:
+        """The lesson's entry in GET /courses/{id}/lessons: no Markdown."""
+        return {
+            "lesson_id": self.lesson_id,
+            "part_index": self.part_index,
+            "section_index": self.section_index,
+            "title": self.title,
+            "minutes": self.minutes,
+            "words": self.words,
+            "status": self.status,
+            "revision": self.revision,
+        }
+
+
 class Progress(BaseModel):
     """Counted per part, by index: a retried part sets its own entry again instead of counting twice."""
 
     parts_total: int = 0
     part_sections: dict[str, int] = Field(default_factory=dict)  # part index -> sections written
     stored_sections: int = 0
+    lessons_total: int = 0
+    lessons_written: dict[str, int] = Field(default_factory=dict)  # lesson index -> words (a re-run sets its own entry)
 
     @property
     def parts_done(self) -> int:
         return len(self.part_sections)
+
+    @property
+    def lessons_done(self) -> int:
+        return len(self.lessons_written)
 
     @property
     def sections_total(self) -> int:
@@ -287,6 +346,7 @@ class CourseState(BaseModel):
     current_part_index: int = 0
     outline_text: str = ""
     outline_complete: bool = False
+    lessons_complete: bool = False  # BuildBook stored every lesson and the book: the course is whole
     # lesson writing (later phases; kept so no field is lost between phases)
     current_course: dict[str, Any] | None = None
     current_section: dict[str, Any] | None = None

@@ -10,6 +10,7 @@ from typing import Protocol
 from coursegen.domain.execution_end import ExecutionEnd
 from coursegen.domain.prompts import Prompt
 from coursegen.models import BookSummary, CourseOutline, CourseState, FoundBook, StoredCourse
+from coursegen.models import StoredLesson
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,17 @@ class CourseRepository(Protocol):
     def list_courses(self, limit: int = 20, before: str | None = None, owner: str | None = None) -> list[StoredCourse]: ...
 
 
+class LessonRepository(Protocol):
+    def store_lesson(self, lesson: StoredLesson) -> None:
+        """Idempotent per (course, part, section, revision): a re-run writes that one row again,
+        under its first lesson_id."""
+
+    def list_lessons(self, course_id: str, owner: str | None = None) -> list[StoredLesson]:
+        """The latest revision of each section's lesson, in lesson_index order; [] for a course of another owner."""
+
+    def get_lesson(self, course_id: str, lesson_id: str, owner: str | None = None) -> StoredLesson | None: ...
+
+
 class StateStore(Protocol):
     def load(self, course_id: str, include_text: bool = True, entering: str | None = None) -> CourseState:
         """`entering`: set this phase (so pollers see it) and read the state, in one write."""
@@ -79,6 +91,9 @@ class StateStore(Protocol):
     def set_phase(self, course_id: str, phase: str) -> None:
         """Announce the phase a step starts, so pollers see it while the step works."""
 
+    def record_lesson_done(self, course_id: str, lesson_index: int, words: int) -> None:
+        """Count one written lesson (by its index: a re-run counts once)."""
+
     def record_part_done(self, course_id: str, part_index: int, sections: int) -> None:
         """Count one finished part; parallel Map iterations call this at once, a retry calls it again."""
 
@@ -95,7 +110,9 @@ class StateStore(Protocol):
 
 
 class PayloadStore(Protocol):
-    def put_text(self, key: str, text: str) -> None: ...
+    def put_text(self, key: str, text: str, content_type: str = "text/plain; charset=utf-8") -> None: ...
+
+    def put_bytes(self, key: str, data: bytes, content_type: str) -> None: ...
 
     def get_text(self, key: str) -> str: ...
 

@@ -349,14 +349,13 @@ def function_requirements(calls: dict, function: str) -> set[tuple[str, str, str
     return needs
 
 
-def state_machine_requirements() -> set[tuple[str, str, str]]:
+def state_machine_requirements(machine: str = "CourseGenerationStateMachine") -> set[tuple[str, str, str]]:
     """From the ASL: each Task's integration, on the resource its parameters name."""
-    _, machine = DEPLOYED.resources["CourseGenerationStateMachine"], None
-    definition = DEPLOYED.resources["CourseGenerationStateMachine"]["Properties"]
+    definition = DEPLOYED.resources[machine]["Properties"]
     text = definition["DefinitionString"] if isinstance(definition.get("DefinitionString"), str) else None
     if text is None:  # SAM keeps the file path: read it, substituted as deployed
         from coursegen_local.template import SamTemplate
-        text = SamTemplate().state_machine_definition(REGION)
+        text = SamTemplate().state_machine_definition(REGION, machine)
     needs = set()
     for state in _tasks(json.loads(text)["States"]):
         resource, parameters = state["Resource"], state.get("Parameters", {})
@@ -368,6 +367,15 @@ def state_machine_requirements() -> set[tuple[str, str, str]]:
                        f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{parameters['TableName']}", "{}"))
         elif resource == "arn:aws:states:::events:putEvents":
             needs |= {("events:PutEvents", _bus_arn(entry["EventBusName"]), "{}") for entry in parameters["Entries"]}
+        elif resource == "arn:aws:states:::states:startExecution.sync:2":
+            # AWS: "IAM policies for Step Functions": the child machine; its executions, to wait and stop;
+            # the rule Step Functions manages to hear their ends.
+            child = parameters["StateMachineArn"]
+            executions = child.replace(":stateMachine:", ":execution:")
+            needs |= {("states:StartExecution", child, "{}"),
+                      ("states:DescribeExecution", executions + ":*", "{}"), ("states:StopExecution", executions + ":*", "{}")}
+            rule = f"arn:aws:events:{REGION}:{ACCOUNT}:rule/StepFunctionsGetEventsForStepFunctionsExecutionRule"
+            needs |= {(f"events:{a}", rule, "{}") for a in ("PutTargets", "PutRule", "DescribeRule")}
         else:
             raise AssertionError(f"no IAM mapping for the integration {resource}")
     # Table (a property of the template, not the ASL): Step Functions' log delivery needs these on "*".
@@ -429,14 +437,16 @@ def test_each_function_role_allows_exactly_what_its_code_calls(recorded, functio
     assert not extra, f"{function}'s role allows what its code never calls: {extra}"
 
 
-def test_the_state_machine_role_allows_exactly_its_integrations():
-    missing, extra = compare("CourseGenerationStateMachineRole", state_machine_requirements())
+@pytest.mark.parametrize("machine", ["CourseGenerationStateMachine", "CourseContentStateMachine"])
+def test_the_state_machine_role_allows_exactly_its_integrations(machine):
+    missing, extra = compare(f"{machine}Role", state_machine_requirements(machine))
     assert not missing and not extra, (missing, extra)
 
 
 def test_database_settings_and_the_vpc_only_on_the_functions_that_open_the_database(recorded):
     opens = {f for f in FUNCTIONS if any(service == DATABASE for service, _, _ in recorded.get(f, []))}
-    assert opens == {"SearchBooksFunction", "StoreCourseFunction", "ApiFunction", "IngestBooksFunction"}  # README says so
+    assert opens == {"SearchBooksFunction", "StoreCourseFunction", "BuildBookFunction", "ApiFunction",
+                     "IngestBooksFunction"}  # README says so
     for name in FUNCTIONS:
         props = DEPLOYED.resources[name]["Properties"]
         variables = props.get("Environment", {}).get("Variables", {})

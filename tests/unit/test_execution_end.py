@@ -32,8 +32,13 @@ def test_a_succeeded_execution_whose_completion_was_not_recorded_is_complete():
     assert decision.write == Status.complete and not decision.publish_failed
 
 
-def test_a_stored_outline_is_complete_even_if_the_execution_then_timed_out():
-    assert reconcile(state(outline_complete=True), end("TIMED_OUT")).write == Status.complete
+def test_a_stored_course_is_complete_even_if_the_execution_then_timed_out():
+    assert reconcile(state(outline_complete=True, lessons_complete=True), end("TIMED_OUT")).write == Status.complete
+
+
+def test_a_stored_outline_whose_lessons_were_not_all_written_is_not_complete():
+    decision = reconcile(state(outline_complete=True), end("TIMED_OUT"))
+    assert (decision.write, decision.error_type) == (Status.error, "ExecutionTimedOut")
 
 
 def test_a_timeout_is_an_error_that_says_what_happened_and_what_to_do():

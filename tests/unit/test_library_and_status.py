@@ -60,7 +60,7 @@ def test_status_of_a_failed_course_names_type_message_and_phase():
     view = course_status(state)
     assert view["status"] == "error"
     assert view["error"] == {"type": "LlmUnavailable", "message": "model down", "phase": "generating_sections"}
-    assert view["progress"]["percent"] == 50
+    assert view["progress"]["percent"] == 20  # half the sections of the outline's 8-32%
 
 
 def test_status_of_a_complete_course_is_100_percent():

@@ -66,6 +66,9 @@ def test_progress_only_moves_forward_through_the_phases_and_the_review_loop():
         progress_percent("reviewing_outline", 5, 5, 1),
         progress_percent("assembling_outline", 5, 5, 2),
         progress_percent("storing", 5, 5, 2),
+        progress_percent("planning_lessons", 5, 5, 2),
+        *(progress_percent("writing_lessons", 5, 5, 2, done, 12) for done in range(13)),
+        progress_percent("building_book", 5, 5, 2, 12, 12),
         progress_percent("complete", 5, 5, 2),
     ]
     assert steps == sorted(steps)

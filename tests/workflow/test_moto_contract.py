@@ -20,6 +20,9 @@ CONTRACTS = {
     and "self._execution_logic" in inspect.getsource(ExecutionWorker.start)
     and "self._execution_communication.terminated()" in inspect.getsource(body),
     "DYNAMODB_INTEGRATION_CLIENT": lambda f: list(inspect.signature(f).parameters)[:2] == ["region", "service"],
+    "SFN_PARAMETERS": lambda f: list(inspect.signature(f).parameters)[:2] == ["self", "parameters"],
+    "SFN_CALL": lambda f: "env.stack.append(response)" in inspect.getsource(f),
+    "SFN_SYNC2_RESULT": lambda f: 'submission_output["ExecutionArn"]' in inspect.getsource(f),
     "PROGRAM_PARSE": lambda f: "AmazonStateLanguageParser.parse(" in inspect.getsource(f)
     and "self._get_evaluation_entrypoint()" in inspect.getsource(ExecutionWorker._execution_logic),
     "JSON_PATH_PARSE": callable,
@@ -60,3 +63,39 @@ def test_read_name_is_where_the_runner_expects_it(name):
 def test_the_parsed_program_is_what_moto_evaluates():
     program = moto.parse_program('{"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}')
     assert hasattr(program, "eval")
+
+
+def test_the_sync2_integration_fix_lets_a_parent_run_a_child_to_its_end():
+    import json
+    import time
+
+    import boto3
+    from moto import mock_aws
+
+    from coursegen_local import moto_fixes
+
+    child = {"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": {"book": {"lessons": 3}}, "End": True}}}
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        patched = [(owner, name, getattr(owner, name)) for owner, name, _ in moto_fixes.replacements()]
+        for owner, name, replacement in moto_fixes.replacements():
+            setattr(owner, name, replacement)
+        try:
+            sfn = boto3.client("stepfunctions", region_name="us-east-1")
+            role = "arn:aws:iam::123456789012:role/x"
+            child_arn = sfn.create_state_machine(name="child", roleArn=role, definition=json.dumps(child))["stateMachineArn"]
+            parent = {"StartAt": "T", "States": {"T": {
+                "Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync:2",
+                "Parameters": {"StateMachineArn": child_arn, "Name.$": "States.Format('{}-child', $$.Execution.Name)",
+                               "Input": {"course_id.$": "$.c"}},
+                "ResultSelector": {"lessons.$": "$.Output.book.lessons"}, "End": True}}}
+            parent_arn = sfn.create_state_machine(name="parent", roleArn=role, definition=json.dumps(parent))["stateMachineArn"]
+            execution = sfn.start_execution(stateMachineArn=parent_arn, name="e1", input='{"c": "x"}')["executionArn"]
+            for _ in range(100):
+                described = sfn.describe_execution(executionArn=execution)
+                if described["status"] != "RUNNING":
+                    break
+                time.sleep(0.05)
+        finally:
+            for owner, name, original in reversed(patched):
+                setattr(owner, name, original)
+    assert (described["status"], json.loads(described["output"])) == ("SUCCEEDED", {"lessons": 3}), described

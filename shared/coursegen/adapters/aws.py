@@ -68,9 +68,12 @@ class S3PayloadStore:
         self.s3 = s3_client
         self.bucket = bucket
 
-    def put_text(self, key: str, text: str) -> None:
+    def put_text(self, key: str, text: str, content_type: str = "text/plain; charset=utf-8") -> None:
+        self.put_bytes(key, text.encode("utf-8"), content_type)
+
+    def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
         try:
-            self.s3.put_object(Bucket=self.bucket, Key=key, Body=text.encode("utf-8"), ContentType="text/plain; charset=utf-8")
+            self.s3.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
         except ClientError as error:
             raise _translate(error) from error
 
@@ -223,6 +226,15 @@ class DynamoStateStore:
 
     def set_phase(self, course_id: str, phase: str) -> None:
         self._update(course_id, "SET phase = :phase, updated_at = :now", {":phase": {"S": phase}, ":now": {"S": utc_now()}})
+
+    def record_lesson_done(self, course_id: str, lesson_index: int, words: int) -> None:
+        # As record_part_done: each lesson SETs its own key, so parallel batches and re-runs count once.
+        self._update(
+            course_id,
+            "SET lessons_written.#lesson = :words, updated_at = :now",
+            {":words": {"N": str(words)}, ":now": {"S": utc_now()}},
+            {"#lesson": str(lesson_index)},
+        )
 
     def record_part_done(self, course_id: str, part_index: int, sections: int) -> None:
         # SET on this part's own key: parallel parts never touch each other's, a retry is idempotent.

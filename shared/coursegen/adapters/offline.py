@@ -113,6 +113,7 @@ class OfflinePlanner:
             "courses.generate_parts": self._plan_parts,
             "courses.expand_part": self._expand_part,
             "courses.review_outline": self._review_outline,
+            "lessons.write_lesson": _write_lesson,
         }[prompt.name](prompt.variables)
         return LlmReply(answer, _estimate_tokens(prompt.text), _estimate_tokens(answer))
 
@@ -406,6 +407,153 @@ def _sentence_case(text: str) -> str:
     return text[:1].upper() + text[1:] if text else text
 
 
+# --- the lesson half: the offline writer ------------------------------------------------------
+
+WRITER_LABEL = "Written by the offline writer (the offline planner's lesson half), not an LLM."
+_GROUNDING_NOTE = (
+    "Every statement below is quoted from the summaries of the books it cites, chosen for this "
+    "lesson's objectives by word overlap; nothing is added to them."
+)
+_OBJECTIVE_LINE = re.compile(r"^\s*[-*]\s*\[([^\]]+)\]\s*(.+?)\s*$")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
+# How much fixed material a lesson carries before it is filled to length: (sentences per
+# objective, worked-example steps, takeaways, topic questions), largest first; short lessons take
+# a smaller layout so they are not long before the filling starts.
+_LAYOUTS = ((3, 6, 4, 3), (2, 4, 3, 2), (1, 3, 2, 1), (1, 2, 1, 1))
+_REREADS = (
+    "Read this point with the objective \u201c{o}\u201d in mind: {s}",
+    "What does this add to \u201c{o}\u201d? {s}",
+    "Before moving on, restate this point in your own words, then say how it serves \u201c{o}\u201d: {s}",
+)
+
+
+@dataclass(eq=False)  # hashed by identity: a quoted sentence is (its book, the sentence)
+class _Source:
+    book_id: str
+    title: str
+    byline: str = ""
+    summary: str = ""
+    topics: list[str] = field(default_factory=list)
+
+    @property
+    def sentences(self) -> list[str]:
+        return [s.strip() for s in _SENTENCE_END.split(self.summary) if len(s.split()) >= 4]
+
+
+def _sources(context: str) -> list[_Source]:
+    """The books of a format_book_summaries text: id, title, byline, summary and key topics."""
+    books: list[_Source] = []
+    for line in context.splitlines():
+        line = line.strip()
+        if match := re.match(r"^\[([^\]]+)\]\s+(.+?)(?:\s+—\s+(.*))?$", line):
+            books.append(_Source(match.group(1), match.group(2), match.group(3) or ""))
+        elif books and line.startswith("Summary:"):
+            books[-1].summary = line.removeprefix("Summary:").strip()
+        elif books and (match := _TOPICS_LINE.match(line)):
+            books[-1].topics = [t.strip() for t in match.group(1).split(";") if t.strip()]
+    return [book for book in books if book.summary]
+
+
+def _md(text: str) -> str:
+    """Quoted text as Markdown text: brackets become parentheses (so nothing reads as a citation)
+    and the characters Markdown would take as markup are escaped."""
+    text = text.replace("[", "(").replace("]", ")")
+    return re.sub(r"([\\`*_<>#|])", r"\\\1", text)
+
+
+# The verbs and frames objectives are written in say what to do, not what about: they do not rank.
+_OBJECTIVE_FRAME = frozenset(_w[:5] for _w in (
+    "practise explain check against book example spot common mistakes work short exercise compare describe "
+    "analyse outline steps carry recognise summarise name questions answers apply worked test assumptions "
+    "behind reconcile alternative method critique used practice full sentences where fits"
+).split())
+
+
+def _stems(text: str) -> set[str]:
+    return {w[:5] for w in _words(text)} - _OBJECTIVE_FRAME
+
+
+def _ranked(query: str, items: list[tuple[_Source, str]]) -> list[tuple[_Source, str]]:
+    """Items by the word stems they share with the query, a stem weighted by how rare it is among
+    the items (a word every sentence uses says little), the summary's order breaking ties."""
+    wanted = _stems(query)
+    stems = [_stems(text) for _, text in items]
+    frequency = {stem: sum(stem in s for s in stems) for stem in wanted}
+    scores = [sum(1 / frequency[stem] for stem in wanted & s) for s in stems]
+    order = sorted(range(len(items)), key=lambda i: (-scores[i], i))
+    return [items[i] for i in order]
+
+
+def _write_lesson(v: dict) -> str:
+    """A grounded, extractive lesson in the shape parse_lesson checks, about target_words long:
+    the sentences of the cited summaries that bear on each objective, quoted with their citation;
+    the lesson is filled to length by re-reading them against the objectives, never by new facts."""
+    from coursegen.domain.lessons import count_words  # the count parse_lesson uses
+
+    books = _sources(v["book_summaries"])
+    objectives = [(m.group(1), m.group(2)) for line in str(v["lesson_objectives"]).splitlines()
+                  if (m := _OBJECTIVE_LINE.match(line))]
+    number, title, target = v["lesson_number"], v["lesson_title"], int(v["target_words"])
+    profile = _profile(v.get("learner_profile", ""))
+    note = f"*{WRITER_LABEL}* {_GROUNDING_NOTE}"
+    if profile.language != "en":
+        note += f" It writes English only; the course was asked for in '{profile.language}'."
+    if not books:
+        return f"# Lesson {number}: {_md(title)}\n\n{note}\n\nNo book summaries were given, so there is nothing to teach from.\n"
+    items = [(book, sentence) for book in books for sentence in book.sentences] or [(book, book.summary) for book in books]
+    per_objective = [_ranked(f"{text} {title}", items) for _, text in objectives] or [_ranked(title, items)]
+    best = _ranked(" ".join(text for _, text in objectives) + " " + title, items)
+    topics = _ranked(" ".join(text for _, text in objectives) + " " + title,
+                     [(book, topic) for book in books for topic in book.topics])
+
+    def cite(item: tuple[_Source, str]) -> str:
+        return f"{_md(item[1])} [{item[0].book_id}]"
+
+    def build(layout: tuple[int, int, int, int], extra: list[str]) -> str:
+        k, steps, takeaways, topic_questions = layout
+        lines = [f"# Lesson {number}: {_md(title)}", "", note, "", "## Objectives", ""]
+        lines += [f"- [{oid}] {_md(text)}" for oid, text in objectives]
+        drawn = ", ".join(f"{_md(b.title)} [{b.book_id}]" for b in books)
+        lines += ["", "## Explanation", "", f"This lesson of the part \u201c{_md(v['part_title'])}\u201d draws on {drawn}.", ""]
+        for (oid, text), ranked in zip(objectives, per_objective):
+            lines += [f"### {_md(text)}", "", " ".join(cite(item) for item in ranked[:k]), ""]
+        if extra:
+            lines += ["### Reading the sources against the objectives", ""]
+            for paragraph in extra:
+                lines += [paragraph, ""]
+        main = books[0]
+        lines += ["## Worked example", "",
+                  f"Work through the material in the order {_md(main.title)} [{main.book_id}] sets it out, "
+                  "checking each step against the objectives:", ""]
+        lines += [f"{i}. {cite((main, sentence))}" for i, sentence in enumerate(main.sentences[:steps], start=1)]
+        lines += ["", "## Check your understanding", ""]
+        questions = [f"What does {_md(book.title)} [{book.book_id}] say about {_md(_lower_first(topic))}?"
+                     for book, topic in topics[:topic_questions]]
+        questions += [f"Using the points above, how would you {_md(_lower_first(text))}? ({oid})" for oid, text in objectives]
+        questions += [f"Which step of the worked example does this point support: {cite(item)}?" for item in best]
+        lines += [f"{i}. {q}" for i, q in enumerate(questions[: max(2, topic_questions + len(objectives))], start=1)]
+        lines += ["", "## Key takeaways", ""]
+        chosen = list(dict.fromkeys([ranked[0] for ranked in per_objective if ranked] + best))[:takeaways]
+        lines += [f"- {cite(item)}" for item in chosen]
+        lines += ["", "## Sources", ""]
+        lines += [f"- [{b.book_id}] {_md(b.title)}" + (f" — {_md(b.byline)}" if b.byline else "") for b in books]
+        return "\n".join(lines) + "\n"
+
+    layout = next((l for l in _LAYOUTS if count_words(build(l, [])) <= target), _LAYOUTS[-1])
+    words = count_words(build(layout, []))
+    rereads = [
+        _REREADS[round_ % len(_REREADS)].format(o=_md(text), s=cite(ranked[i % len(ranked)]))
+        for round_ in range(len(_REREADS)) for i in range(len(items))
+        for (_, text), ranked in zip(objectives, per_objective)
+    ] or [cite(item) for item in items]
+    extra: list[str] = []
+    while words < target:  # fill to length: each paragraph re-reads a quoted point, none adds one
+        paragraph = rereads[len(extra) % len(rereads)]
+        extra.append(paragraph)
+        words += count_words(paragraph)
+    return build(layout, extra)
+
+
 class SimulatedLatencyLlm:
     """The offline planner answering with a model's latency: a fixed start plus time per output
     token. Still not an LLM; it exists so load tests and benchmarks wait as they would on one."""
@@ -465,4 +613,4 @@ class WordLlamaEmbedder:
         return [[float(x) for x in row] for row in vectors]
 
 
-__all__ = ["OfflinePlanner", "SimulatedLatencyLlm", "WordLlamaEmbedder", "OFFLINE_PLANNER_NAME"]
+__all__ = ["OfflinePlanner", "SimulatedLatencyLlm", "WordLlamaEmbedder", "OFFLINE_PLANNER_NAME", "WRITER_LABEL"]

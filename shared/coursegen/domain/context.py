@@ -5,7 +5,12 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from coursegen.models import BookSummary, CourseOutline, FoundBook, OutlinePart, Part
+from typing import TYPE_CHECKING
+
+from coursegen.models import BookSummary, CourseOutline, FoundBook, OutlinePart, Pace, Part
+
+if TYPE_CHECKING:  # lessons.py imports this module; the type is only named here
+    from coursegen.domain.lessons import Lesson
 
 
 def book_refs(books: Sequence[BookSummary]) -> dict[str, str]:
@@ -72,3 +77,42 @@ def format_course_outline(outline: CourseOutline) -> str:
     """Part/section hierarchy, the way the outline prompts and the stored course read it."""
     body = "\n\n".join(format_outline_part(part) for part in outline.parts)
     return f"Course: {outline.title}\n\n{body}\n\nTotal: {outline.total_minutes} minutes\n"
+
+
+FIRST_LESSON = "(this is the first lesson of its part)"
+MAX_PREVIOUS_IN_FULL = 6  # earlier lessons beyond these keep only their marker line: the context stays bounded
+# How a lesson is delivered at each pace, the words a minute it is written for filled in.
+DELIVERY_TEXT = {
+    Pace.relaxed: "read aloud as an unhurried lecture, about {wpm} words a minute, with pauses for reflection",
+    Pace.moderate: "read aloud as a lecture, about {wpm} words a minute, with a worked example to follow",
+    Pace.intensive: "read aloud as a dense briefing, about {wpm} words a minute",
+}
+
+
+def format_previous_lectures(lessons: Sequence["Lesson"], pace: Pace) -> str:
+    """The earlier lessons of a part as the next lesson's prompt sees them (seed 000's
+    format_previous_lectures): a section marker line per lesson, its objectives and key takeaways
+    (never its whole text), and the delivery line mapping the pace to how lessons are delivered."""
+    if not lessons:
+        return FIRST_LESSON
+    from coursegen.domain.lessons import WORDS_PER_MINUTE  # lessons.py imports this module
+
+    pace = Pace(pace)
+    wpm = WORDS_PER_MINUTE[pace]
+    ordered = sorted(lessons, key=lambda lesson: lesson.plan.lesson_index)
+    lines = [f"Delivery: {pace.value} pace: each lesson is {DELIVERY_TEXT[pace].format(wpm=wpm)}."]
+    for position, lesson in enumerate(ordered):
+        plan = lesson.plan
+        lines.append("")
+        lines.append(f"=== Lesson {plan.number}: {plan.title} ({plan.minutes} min) ===")
+        if position < len(ordered) - MAX_PREVIOUS_IN_FULL:
+            lines.append("(an earlier lesson: its objectives and takeaways are left out to keep this context short)")
+            continue
+        lines.append(f"Delivered: {lesson.words} words, {lesson.minutes:g} min at {wpm} words a minute")
+        lines.append("Objectives:")
+        lines.extend(f"- [{o.objective_id}] {o.text}" for o in plan.objectives)
+        takeaways = lesson.key_takeaways()
+        if takeaways:
+            lines.append("Key takeaways:")
+            lines.extend(f"- {t}" for t in takeaways)
+    return "\n".join(lines)

@@ -41,8 +41,11 @@ def course_status(state: CourseState) -> dict[str, Any]:
             "parts_total": state.progress.parts_total,
             "parts_done": state.progress.parts_done,
             "sections_total": state.progress.sections_total,
+            "lessons_total": state.progress.lessons_total,
+            "lessons_done": state.progress.lessons_done,
             "percent": 100 if complete else progress_percent(
-                phase, state.progress.parts_done, state.progress.parts_total, state.review_attempts
+                phase, state.progress.parts_done, state.progress.parts_total, state.review_attempts,
+                state.progress.lessons_done, state.progress.lessons_total,
             ),
         },
         "query": state.pending_course_query,

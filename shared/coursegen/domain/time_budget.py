@@ -124,23 +124,30 @@ def _round5(value: float) -> int:
 
 PHASE_PERCENT = {
     "queued": 0,
-    "embedding": 5,
-    "searching_books": 10,
-    "planning_parts": 15,
-    "generating_sections": 20,
-    "assembling_outline": 85,
-    "reviewing_outline": 88,
-    "storing": 95,
+    "embedding": 2,
+    "searching_books": 4,
+    "planning_parts": 6,
+    "generating_sections": 8,
+    "assembling_outline": 34,
+    "reviewing_outline": 35,
+    "storing": 38,
+    "planning_lessons": 40,
+    "writing_lessons": 42,
+    "building_book": 96,
     "complete": 100,
 }
 
 
-def progress_percent(phase: str, parts_done: int, parts_total: int, review_attempts: int = 0) -> int:
-    """A percent that only moves forward as the phases do: section generation fills 20-80%,
-    and the review loop climbs through 85-94% instead of falling back."""
+def progress_percent(phase: str, parts_done: int, parts_total: int, review_attempts: int = 0,
+                     lessons_done: int = 0, lessons_total: int = 0) -> int:
+    """A percent that only moves forward as the phases do. The outline takes the first 40%
+    (section generation fills 8-32%, the review loop climbs through 35-37% instead of falling
+    back); writing the lessons, the longest stage, fills 42-95%."""
     if phase == "generating_sections" and parts_total:
-        return 20 + round(60 * min(parts_done, parts_total) / parts_total)
+        return 8 + round(24 * min(parts_done, parts_total) / parts_total)
+    if phase == "writing_lessons" and lessons_total:
+        return 42 + round(53 * min(lessons_done, lessons_total) / lessons_total)
     base = PHASE_PERCENT.get(phase, 0)
     if phase in ("assembling_outline", "reviewing_outline") and review_attempts:
-        base = min(94, 88 + 2 * review_attempts)
+        base = min(37, 35 + review_attempts)
     return base

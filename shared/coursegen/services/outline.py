@@ -342,7 +342,7 @@ class OutlineWorkflow:
         try:
             state = self.states.load(failure.course_id, include_text=False)
             phase, started = phase or state.phase, state.created_at
-            if state.outline_complete:  # StoreCourse committed and saved, then failed: not a failure
+            if failed_state == "StoreCourse" and state.outline_complete:  # committed and saved, then failed: go on
                 stored = _stored_result(state, check_time(state.total_minutes or 0, state.target_minutes).within_tolerance)
             elif phase != state.phase:
                 self.states.set_phase(failure.course_id, phase.value)  # where it broke, for the status
@@ -371,21 +371,23 @@ class OutlineWorkflow:
         return state
 
     def _ask(self, prompt: Prompt, parse: Callable[[str], ParseResult[T]]) -> T:
-        """Ask the model; on an unusable answer re-prompt with the reason, at most max_repairs times."""
-        for _ in range(self.settings.max_repairs + 1):
-            reply = self.llm.complete(prompt)
-            if reply.truncated:
-                problem = f"the answer was cut off at the token limit ({prompt.max_tokens}); answer completely and concisely."
-                prompt = prompt.with_repair(reply.text, problem, more_tokens=True)
-                continue
-            result = parse(reply.text)
-            if result.ok and result.value is not None:
-                return result.value
-            log.warning("unusable answer to %s: %s", prompt.name, result.error)
-            prompt = prompt.with_repair(reply.text, result.error)
-        raise LlmOutputInvalid(
-            f"{prompt.name}: no usable answer after {self.settings.max_repairs} repair(s); last problem: {prompt.repairs[-1]}"
-        )
+        return ask(self.llm, prompt, parse, self.settings.max_repairs)
+
+
+def ask(llm: Llm, prompt: Prompt, parse: Callable[[str], ParseResult[T]], max_repairs: int) -> T:
+    """Ask the model; on an unusable answer re-prompt with the reason, at most max_repairs times."""
+    for _ in range(max_repairs + 1):
+        reply = llm.complete(prompt)
+        if reply.truncated:
+            problem = f"the answer was cut off at the token limit ({prompt.max_tokens}); answer completely and concisely."
+            prompt = prompt.with_repair(reply.text, problem, more_tokens=True)
+            continue
+        result = parse(reply.text)
+        if result.ok and result.value is not None:
+            return result.value
+        log.warning("unusable answer to %s: %s", prompt.name, result.error)
+        prompt = prompt.with_repair(reply.text, result.error)
+    raise LlmOutputInvalid(f"{prompt.name}: no usable answer after {max_repairs} repair(s); last problem: {prompt.repairs[-1]}")
 
 
 def seconds_since(iso_timestamp: str) -> float:

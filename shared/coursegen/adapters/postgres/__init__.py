@@ -6,6 +6,7 @@ The same code runs on the embedded pgserver locally and on Aurora PostgreSQL in 
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
@@ -18,6 +19,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from coursegen.errors import ConfigurationError, DatabaseUnavailable
 from coursegen.models import BookSummary, CourseOutline, CourseState, FoundBook, OutlinePart, Section, StoredCourse
+from coursegen.models import StoredLesson
 
 _MIGRATION_LOCK = 4_242_001  # pg_advisory_xact_lock key: cold starts may migrate at once
 # The Amazon RDS CA certificates (every Region's root CAs), shipped in the layer so that TLS to
@@ -250,6 +252,67 @@ class PostgresRepository:
                 {"before": before, "limit": limit, "owner": owner},
             ).fetchall()
         return [course for row in ids if (course := self.get_course(row["course_id"])) is not None]
+
+
+    # -- lessons -------------------------------------------------------------------------
+    def store_lesson(self, lesson: StoredLesson) -> None:
+        """Write one lesson. Idempotent per (course, part, section, revision): a re-run updates
+        that one row with what it wrote and keeps the row's first lesson_id."""
+        with self._connection() as conn:
+            conn.execute(
+                """
+                INSERT INTO lessons (lesson_id, course_id, part_index, section_index, lesson_index, title, markdown,
+                                     words, minutes, objective_ids, book_ids, status, revision)
+                VALUES (%(lesson_id)s, %(course_id)s, %(part_index)s, %(section_index)s, %(lesson_index)s, %(title)s,
+                        %(markdown)s, %(words)s, %(minutes)s, %(objective_ids)s, %(book_ids)s, %(status)s, %(revision)s)
+                ON CONFLICT (course_id, part_index, section_index, revision) DO UPDATE SET
+                    lesson_index = EXCLUDED.lesson_index, title = EXCLUDED.title, markdown = EXCLUDED.markdown,
+                    words = EXCLUDED.words, minutes = EXCLUDED.minutes, objective_ids = EXCLUDED.objective_ids,
+                    book_ids = EXCLUDED.book_ids, status = EXCLUDED.status
+                """,
+                lesson.model_dump(),
+            )
+
+    def list_lessons(self, course_id: str, owner: str | None = None) -> list[StoredLesson]:
+        """The latest revision of each section's lesson, in lesson_index order; [] when the course
+        is missing or belongs to another owner (when one is given)."""
+        with self._connection() as conn:
+            rows = conn.execute(
+                """
+                SELECT * FROM (
+                    SELECT DISTINCT ON (l.part_index, l.section_index) l.*
+                    FROM lessons l JOIN courses c ON c.course_id = l.course_id
+                    WHERE l.course_id = %(course_id)s AND (%(owner)s::text IS NULL OR c.owner = %(owner)s)
+                    ORDER BY l.part_index, l.section_index, l.revision DESC
+                ) latest
+                ORDER BY lesson_index, part_index, section_index
+                """,
+                {"course_id": course_id, "owner": owner},
+            ).fetchall()
+        return [_stored_lesson(row) for row in rows]
+
+    def get_lesson(self, course_id: str, lesson_id: str, owner: str | None = None) -> StoredLesson | None:
+        """That lesson of that course, or None (no such lesson, an id that is no UUID, or a course
+        of another owner, when one is given)."""
+        try:
+            lesson_uuid = uuid.UUID(lesson_id)
+        except (ValueError, TypeError, AttributeError):
+            return None
+        with self._connection() as conn:
+            row = conn.execute(
+                """SELECT l.* FROM lessons l JOIN courses c ON c.course_id = l.course_id
+                   WHERE l.course_id = %(course_id)s AND l.lesson_id = %(lesson_id)s
+                     AND (%(owner)s::text IS NULL OR c.owner = %(owner)s)""",
+                {"course_id": course_id, "lesson_id": lesson_uuid, "owner": owner},
+            ).fetchone()
+        return None if row is None else _stored_lesson(row)
+
+
+def _stored_lesson(row: dict) -> StoredLesson:
+    return StoredLesson(
+        **{k: v for k, v in row.items() if k not in ("lesson_id", "created_at")},
+        lesson_id=str(row["lesson_id"]),
+    )
 
 
 def _stored_course(course: dict, parts: list[dict], sections: list[dict], sources: list[dict]) -> StoredCourse:

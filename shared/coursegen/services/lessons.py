@@ -1,0 +1,156 @@
+"""The content stage's steps (statemachine/course_content.asl.json): every section of the stored
+outline becomes a grounded lesson, written in batches that run in parallel.
+
+PlanLessons -> one lesson plan per section (objectives assigned once, by a registry) and the
+batches the Map iterates; GenerateBatchContent -> the lessons of one batch, one after another,
+each seeing the earlier lessons of its part that are written and the objectives covered before
+it; BuildBook -> the lessons into PostgreSQL and the whole book (Markdown, HTML, EPUB) into S3.
+Lesson text lives in the payload bucket: payloads carry ids, counts and indexes only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+
+from pydantic import BaseModel, Field
+
+from coursegen.domain.book import book_epub, book_html, book_markdown
+from coursegen.domain.lessons import Lesson, LessonPlan, expand_batches, lesson_prompt, parse_lesson, plan_lessons
+from coursegen.domain.parsing import parse_text_outline_to_database
+from coursegen.domain.context import book_refs
+from coursegen.errors import OutlineInvalid, PayloadMissing
+from coursegen.models import COURSE_ID_PATTERN, Phase, StoredLesson
+from coursegen.ports import EventPublisher, LessonRepository, Llm, PayloadStore, StateStore
+from coursegen.services.outline import ask, artifact_key
+
+log = logging.getLogger(__name__)
+
+
+def book_keys(course_id: str) -> dict[str, str]:
+    """Where the built book lives, by format (a rebuild replaces it)."""
+    return {fmt: f"courses/{course_id}/book/course.{fmt}" for fmt in ("md", "html", "epub")}
+
+
+class ContentInput(BaseModel):
+    course_id: str = Field(pattern=COURSE_ID_PATTERN)
+    max_lessons_per_batch: int = Field(3, ge=1, le=20)
+
+
+class BatchInput(BaseModel):
+    """One item of the Map: seed 003's batch fields, and nothing else."""
+
+    course_id: str = Field(pattern=COURSE_ID_PATTERN)
+    module_number: int = Field(ge=1)
+    batch_index: int = Field(ge=1)
+    total_batches: int = Field(ge=1)
+    batch_start_idx: int = Field(ge=0)
+    batch_end_idx: int = Field(ge=1)
+
+
+@dataclass(frozen=True)
+class LessonSettings:
+    max_repairs: int = 2
+
+
+class LessonWorkflow:
+    def __init__(self, *, llm: Llm, states: StateStore, payloads: PayloadStore, lessons: LessonRepository,
+                 events: EventPublisher, settings: LessonSettings) -> None:
+        self.llm = llm
+        self.states = states
+        self.payloads = payloads
+        self.lessons = lessons
+        self.events = events
+        self.settings = settings
+
+    # -- PlanLessons -----------------------------------------------------------------------
+    def plan_lessons(self, step: ContentInput) -> dict:
+        state = self.states.load(step.course_id, entering=Phase.planning_lessons.value)
+        title = (state.current_course or {}).get("title") or state.pending_course_query
+        parsed = parse_text_outline_to_database(state.outline_text, book_refs(state.book_summaries), title)
+        if not parsed.ok or parsed.value is None:
+            raise OutlineInvalid(parsed.error)
+        plans = plan_lessons(step.course_id, parsed.value)
+        self.payloads.put_text(artifact_key(state, "lessons/plan.json"), json.dumps([p.to_dict() for p in plans]))
+        state.progress.lessons_total = len(plans)
+        state.phase = Phase.writing_lessons
+        self.states.save(state)
+        batches = expand_batches(plans, step.max_lessons_per_batch)
+        return {"lessons_total": len(plans), "batches_total": len(batches), "batches": batches}
+
+    # -- GenerateBatchContent ----------------------------------------------------------------
+    def generate_batch(self, batch: BatchInput) -> dict:
+        state = self.states.load(batch.course_id)  # read only: sibling batches write at the same time
+        plans = self._plans(state)
+        part = [p for p in plans if p.part_index == batch.module_number - 1]
+        books = {book.book_id: book for book in state.book_summaries}
+        known = set(books)
+        written = 0
+        for plan in part[batch.batch_start_idx: batch.batch_end_idx]:
+            if self._lesson(state, plan) is not None:
+                continue  # written by an earlier run of this batch (a retry, a resume)
+            previous = [lesson for p in part if p.section_index < plan.section_index
+                        if (lesson := self._lesson(state, p)) is not None]
+            covered = [objective for p in plans if p.lesson_index < plan.lesson_index for objective in p.objectives]
+            cited = [books[book_id] for book_id in plan.book_ids if book_id in books] or list(books.values())
+            prompt = lesson_prompt(
+                plan, course_outline_context=state.course_outline_context, previous_lessons=previous,
+                covered_objectives=covered, books=cited, preferences=state.pending_course_prefs, language=state.language,
+            )
+            pace = state.pending_course_prefs.pace
+            lesson = ask(self.llm, prompt, lambda text: parse_lesson(text, plan, known, pace), self.settings.max_repairs)
+            self._keep(state, lesson)
+            self.states.record_lesson_done(batch.course_id, plan.lesson_index, lesson.words)
+            written += 1
+            self.events.publish("course.lesson.generated", {
+                "course_id": batch.course_id,
+                "lesson_id": plan.lesson_id,
+                "lesson_title": plan.title[:200],
+                "module_id": f"part-{plan.part_index + 1}",
+                "content_length": len(lesson.markdown),
+                "lesson_index": plan.lesson_index + 1,
+            })
+        return {"module_number": batch.module_number, "batch_index": batch.batch_index, "lessons_written": written}
+
+    # -- BuildBook ---------------------------------------------------------------------------
+    def build_book(self, step: ContentInput) -> dict:
+        state = self.states.load(step.course_id, entering=Phase.building_book.value)
+        stored = []
+        for plan in self._plans(state):
+            lesson = self._lesson(state, plan)
+            if lesson is None:
+                raise PayloadMissing(f"Lesson {plan.part_index + 1}.{plan.section_index + 1} ({plan.lesson_id}) was not written.")
+            row = StoredLesson(
+                lesson_id=plan.lesson_id, course_id=plan.course_id, part_index=plan.part_index,
+                section_index=plan.section_index, lesson_index=plan.lesson_index, title=plan.title,
+                markdown=lesson.markdown, words=lesson.words, minutes=lesson.minutes,
+                objective_ids=[o.objective_id for o in plan.objectives], book_ids=list(lesson.book_ids),
+            )
+            self.lessons.store_lesson(row)  # idempotent per (course, section, revision)
+            stored.append(row)
+        title = (state.current_course or {}).get("title") or state.pending_course_query
+        keys = book_keys(state.course_id)
+        self.payloads.put_text(keys["md"], book_markdown(title, stored), "text/markdown; charset=utf-8")
+        self.payloads.put_text(keys["html"], book_html(title, stored, state.language), "text/html; charset=utf-8")
+        self.payloads.put_bytes(keys["epub"], book_epub(title, stored, state.language), "application/epub+zip")
+        state.lessons_complete = True
+        self.states.save(state)
+        return {"lessons": len(stored), "words": sum(row.words for row in stored)}
+
+    # -- helpers -----------------------------------------------------------------------------
+    def _plans(self, state) -> list[LessonPlan]:
+        return [LessonPlan.from_dict(d) for d in json.loads(self.payloads.get_text(artifact_key(state, "lessons/plan.json")))]
+
+    def _lesson(self, state, plan: LessonPlan) -> Lesson | None:
+        try:
+            saved = json.loads(self.payloads.get_text(artifact_key(state, f"lessons/{plan.lesson_id}.json")))
+        except PayloadMissing:
+            return None
+        return Lesson(plan=plan, markdown=saved["markdown"], words=saved["words"], minutes=saved["minutes"],
+                      book_ids=tuple(saved["book_ids"]))
+
+    def _keep(self, state, lesson: Lesson) -> None:
+        self.payloads.put_text(artifact_key(state, f"lessons/{lesson.plan.lesson_id}.json"), json.dumps({
+            "markdown": lesson.markdown, "words": lesson.words, "minutes": lesson.minutes, "book_ids": list(lesson.book_ids),
+        }))
