@@ -68,6 +68,11 @@ def execution_arn(worker: ExecutionWorker) -> str:
     return worker._evaluation_details.execution_details.arn
 
 
+def state_machine_arn(worker: ExecutionWorker) -> str:
+    """The ARN of the state machine a worker runs an execution of."""
+    return worker._evaluation_details.state_machine_details.arn
+
+
 def state_machine_definition(worker: ExecutionWorker) -> str:
     """The ASL text a worker runs (what PROGRAM_PARSE parses)."""
     return worker._evaluation_details.state_machine_details.definition
@@ -78,7 +83,8 @@ def parse_program(definition: str) -> Any:
     return AmazonStateLanguageParser.parse(definition)[0]
 
 
-READ = {"execution_arn": execution_arn, "state_machine_definition": state_machine_definition, "parse_program": parse_program}
+READ = {"execution_arn": execution_arn, "state_machine_arn": state_machine_arn,
+        "state_machine_definition": state_machine_definition, "parse_program": parse_program}
 
 
 def original(point: tuple[Any, str]) -> Any:

@@ -129,7 +129,7 @@ class LocalRunner:
             self._patch(*moto.INVOKE_LAMBDA, self._invoke_lambda)
             execution_body = self._announcing_end(moto.original(moto.EXECUTION_BODY))
             if self.max_running:
-                execution_body = _admitted(execution_body, self.max_running)
+                execution_body = _admitted(execution_body, self.max_running, self.state_machine_arn)
             self._patch(*moto.EXECUTION_BODY, execution_body)
             self._patch(*moto.DYNAMODB_INTEGRATION_CLIENT, self._dynamodb_integration_client)
             scale = self.retry_time_scale
@@ -302,7 +302,8 @@ class LocalRunner:
             try:
                 execution_body(worker)
             finally:
-                self._deliver_end(moto.execution_arn(worker))
+                if moto.state_machine_arn(worker) == self.state_machine_arn:  # the rule's stateMachineArn filter
+                    self._deliver_end(moto.execution_arn(worker))
 
         return body
 
@@ -430,14 +431,18 @@ def execution_status_change(execution: dict, region: str) -> dict:
     }
 
 
-def _admitted(execution_logic: Callable, slots: int) -> Callable:
+def _admitted(execution_logic: Callable, slots: int, entry_arn: str) -> Callable:
     """moto's execution body, run only once one of `slots` is free. Offline, every execution shares
     one process (one GIL) with the local API; with every started course computing at once, each
     request waits behind all of them (`make bench`, API latency: the 10-client rows with 2 and with
-    100 running). A waiting execution is RUNNING with its course queued, as the status says."""
+    100 running). A waiting execution is RUNNING with its course queued, as the status says. A
+    stage's execution (the content stage) runs in the slot of the course execution that started it."""
     running = threading.BoundedSemaphore(slots)
 
     def admitted(worker: Any) -> None:
+        if moto.state_machine_arn(worker) != entry_arn:  # a stage its course's execution started: in its slot
+            execution_logic(worker)
+            return
         with running:
             execution_logic(worker)
 

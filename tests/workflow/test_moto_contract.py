@@ -44,6 +44,7 @@ def test_replaced_name_is_where_the_runner_expects_it(name):
 
 # Where moto itself reads or calls what the runner reads or calls.
 READ_IN_MOTO = {"execution_arn": "self._evaluation_details.execution_details.arn",
+                "state_machine_arn": "self._evaluation_details.state_machine_details.arn",
                 "state_machine_definition": "self._evaluation_details.state_machine_details.definition",
                 "parse_program": "AmazonStateLanguageParser.parse("}
 
