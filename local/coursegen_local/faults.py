@@ -66,6 +66,39 @@ def _part(index: int) -> Callable[[dict], bool]:
     return lambda payload: payload.get("part_index") == index
 
 
+class UnreachableLlm:
+    """Raises LlmUnavailable for every prompt `prompt_name` whose variables match `when` (as a
+    provider that stays down while those prompts are asked), and lets the offline planner answer
+    the others. Raised inside the step, so the step's own error handling is what is tested."""
+
+    def __init__(self, prompt_name: str, when: Callable[[dict], bool]) -> None:
+        self.prompt_name = prompt_name
+        self.when = when
+        self.planner = OfflinePlanner()
+        self.name = f"{self.planner.name}, unreachable for some {prompt_name} prompts"
+        self.refused = 0
+        self._lock = threading.Lock()
+
+    def complete(self, prompt: Prompt) -> LlmReply:
+        if prompt.name == self.prompt_name and self.when(prompt.variables):
+            from coursegen.errors import LlmUnavailable
+
+            with self._lock:
+                self.refused += 1
+            raise LlmUnavailable("model endpoint unreachable")
+        return self.planner.complete(prompt)
+
+
+def _lessons_of_part(number: int) -> Callable[[dict], bool]:
+    """A lessons.write_lesson prompt for a lesson of part `number` (1-based: lesson "2.1")."""
+    return lambda variables: str(variables.get("lesson_number", "")).startswith(f"{number}.")
+
+
+def _batch(module_number: int, batch_index: int = 1) -> Callable[[dict], bool]:
+    """GenerateBatchContent's payload for one batch of a part (both 1-based, as the Map's items)."""
+    return lambda payload: payload.get("module_number") == module_number and payload.get("batch_index") == batch_index
+
+
 def _delete_part_sections(index: int) -> Callable[[Any, dict], None]:
     def delete(runner: Any, payload: dict) -> None:
         from coursegen.services.outline import part_key
@@ -147,6 +180,17 @@ FAULT_CASES: dict[str, FaultCase] = {case.name: case for case in (
     FaultCase("lambda-killed-mid-run", "ExpandPart for part 1 is killed after writing its sections", "completes",
               lambda: [Fault("ExpandPart", "Sandbox.Timedout", "Task timed out", times=1, when=_part(0), after_running=True)],
               retried_step="ExpandPart", notes="Retried once; the re-run is idempotent: the part counts once"),
+    FaultCase("lesson-batch-fails", "The model stays unreachable while part 2's lessons are written", "fails",
+              llm=lambda: UnreachableLlm("lessons.write_lesson", _lessons_of_part(2)),
+              error="LlmUnavailable", phase="writing_lessons", retried_step="GenerateBatchContent",
+              notes="Retries run out; the content stage fails WriteLessons, the error names the batch and its lessons"),
+    FaultCase("lesson-batch-killed-mid-run", "GenerateBatchContent for part 1's first batch is killed after writing its lessons", "completes",
+              lambda: [Fault("GenerateBatchContent", "Sandbox.Timedout", "Task timed out", times=1, when=_batch(1), after_running=True)],
+              retried_step="GenerateBatchContent",
+              notes="Retried once; the re-run skips the lessons in S3: each lesson counts and is announced once"),
+    FaultCase("lesson-batch-crash", "GenerateBatchContent crashes on part 1's first batch (a bug, not retried)", "fails",
+              lambda: [Fault("GenerateBatchContent", "KeyError", "'markdown'", times=-1, when=_batch(1))],
+              error="KeyError", phase="writing_lessons", notes="No retry; the content stage fails, the failure path records it"),
     FaultCase("search-answer-malformed", "SearchBooks answers without books_found (HasBooks' field)", "fails",
               lambda: [Fault("SearchBooks", "", times=-1, rewrite=_without("books_found"))],
               error="StepAnswerMalformed", phase="searching_books",

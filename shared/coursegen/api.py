@@ -40,6 +40,7 @@ tracer = Tracer(service="coursegen")
 app = APIGatewayRestResolver(enable_validation=True)
 
 CourseId = Annotated[str, Path(pattern=COURSE_ID_PATTERN, description="The course id POST /courses returned")]
+LessonId = Annotated[str, Path(pattern=r"^[0-9a-fA-F-]{36}$", description="A lesson id GET /courses/{course_id}/lessons listed")]
 
 
 class Accepted(BaseModel):
@@ -269,6 +270,21 @@ def course_status(course_id: CourseId) -> dict:
                     409: {"description": "Not generated yet", "content": {"application/json": {"model": Problem}}}})
 def get_course(course_id: CourseId) -> dict:
     return course_service().course(course_id, owner(), base_path=base_path())
+
+
+@app.get("/courses/<course_id>/lessons", summary="List a course's lessons: id, title, minutes, words, status",
+         responses={200: {"description": "The lessons in course order (the latest revision of each)"},
+                    404: {"description": "No such course", "content": {"application/json": {"model": Problem}}},
+                    409: {"description": "The lessons are not written yet", "content": {"application/json": {"model": Problem}}}})
+def list_lessons(course_id: CourseId) -> dict:
+    return course_service().lessons(course_id, owner(), base_path=base_path())
+
+
+@app.get("/courses/<course_id>/lessons/<lesson_id>", summary="Read one lesson: its Markdown and metadata",
+         responses={200: {"description": "The lesson: Markdown, title, minutes, words, objective and book ids, status"},
+                    404: {"description": "No such course or lesson", "content": {"application/json": {"model": Problem}}}})
+def get_lesson(course_id: CourseId, lesson_id: LessonId) -> dict:
+    return course_service().lesson(course_id, lesson_id, owner())
 
 
 @app.get("/courses", summary="List your courses, newest first")

@@ -139,7 +139,7 @@ class Container:
     @cached_property
     def course_service(self) -> CourseService:
         return CourseService(states=self.states, courses=_Lazy(lambda: self.courses), starter=self.starter,
-                             execution_ends=self.execution_end_service)
+                             lessons=_Lazy(lambda: self.database), execution_ends=self.execution_end_service)
 
     @cached_property
     def library_ingestion(self) -> LibraryIngestion:

@@ -38,6 +38,31 @@ def test_post_answers_202_at_once_and_the_course_arrives_by_polling(client, clea
     assert course_rows(clean_courses) == 1
 
 
+def test_every_section_becomes_a_lesson_listed_in_order_and_readable_in_full(client):
+    _, body, _ = client.request("POST", "/courses", DCF)
+    assert client.wait_until_done(body["course_id"])[-1]["status"] == "complete"
+    course = client.request("GET", f"/courses/{body['course_id']}")[1]
+    status, listing, _ = client.request("GET", f"/courses/{body['course_id']}/lessons")
+    assert status == 200
+    sections = [(p["title"], s["title"]) for p in course["parts"] for s in p["sections"]]
+    assert [lesson["title"] for lesson in listing["lessons"]] == [title for _, title in sections]
+    assert all(lesson["status"] == "full" and lesson["words"] > 0 and lesson["minutes"] > 0 for lesson in listing["lessons"])
+    first = listing["lessons"][0]
+    status, lesson, _ = client.request("GET", f"/courses/{body['course_id']}/lessons/{first['lesson_id']}")
+    assert status == 200 and lesson["markdown"].startswith("# ") and lesson["book_ids"]
+    assert "not an LLM" in lesson["markdown"]  # the offline writer says what it is
+    missing = "00000000-0000-4000-8000-000000000000"
+    assert client.request("GET", f"/courses/{body['course_id']}/lessons/{missing}")[0] == 404
+    assert client.request("GET", f"/courses/{body['course_id']}/lessons/not-a-uuid")[0] == 400
+
+
+def test_the_lessons_of_a_course_still_generating_are_a_409_that_says_why(client, runner):
+    _, body, _ = client.request("POST", "/courses", {**DCF, "query": "quantum knitting for cats"})
+    client.wait_until_done(body["course_id"])
+    status, problem, _ = client.request("GET", f"/courses/{body['course_id']}/lessons")
+    assert status == 409 and "failed" in problem["message"]
+
+
 @pytest.mark.parametrize(
     ("body", "field", "reason"),
     [
@@ -83,9 +108,11 @@ def test_another_principal_gets_404_for_my_course(client, runner):
     _, body, _ = client.request("POST", "/courses", DCF)
     client.wait_until_done(body["course_id"])
     mallory = Client(runner, tenant="mallory")
-    for path in (f"/courses/{body['course_id']}", f"/courses/{body['course_id']}/status"):
+    lesson_id = client.request("GET", f"/courses/{body['course_id']}/lessons")[1]["lessons"][0]["lesson_id"]
+    for path in (f"/courses/{body['course_id']}", f"/courses/{body['course_id']}/status",
+                 f"/courses/{body['course_id']}/lessons", f"/courses/{body['course_id']}/lessons/{lesson_id}"):
         status, problem, _ = mallory.request("GET", path)
-        assert status == 404 and "No course" in problem["message"]
+        assert status == 404 and "No " in problem["message"], path
     assert mallory.request("GET", "/courses")[1]["courses"] == []
 
 

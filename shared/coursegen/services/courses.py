@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from coursegen.domain.status import course_status
 from coursegen.errors import CourseNotFound, CourseNotReady, IdempotencyConflict, NotResumable, StateMissing
 from coursegen.models import STATE_TTL_SECONDS, CourseRequest, CourseState, Phase, Status, WorkflowInput
-from coursegen.ports import CourseRepository, StateStore, WorkflowStarter
+from coursegen.ports import CourseRepository, LessonRepository, StateStore, WorkflowStarter
 from coursegen.services.execution_end import ExecutionEndService
 from coursegen.services.outline import seconds_since
 
@@ -42,10 +42,12 @@ class Accepted:
 class CourseService:
     def __init__(
         self, *, states: StateStore, courses: CourseRepository, starter: WorkflowStarter,
+        lessons: LessonRepository | None = None,
         execution_ends: ExecutionEndService | None = None, stale_after_seconds: float = STALE_AFTER_SECONDS,
     ) -> None:
         self.states = states
         self.courses = courses
+        self.lesson_store = lessons
         self.starter = starter
         self.execution_ends = execution_ends
         self.stale_after_seconds = stale_after_seconds
@@ -134,6 +136,24 @@ class CourseService:
                 f"Poll /courses/{course_id}/status."
             )
         return stored.document()
+
+    def lessons(self, course_id: str, owner: str, base_path: str = "") -> dict:
+        """The course's lessons in order; 404 for an unknown course, 409 while they are not written."""
+        stored = self.lesson_store.list_lessons(course_id, owner=owner)
+        if not stored:
+            self.course(course_id, owner, base_path)  # 404 for unknown ids and others' courses, 409 with why
+            state = self._own_state(course_id, owner)
+            raise CourseNotReady(
+                f"The lessons of course {course_id} are not written yet: status {state.status.value}, phase "
+                f"{state.phase.value}. Poll /courses/{course_id}/status."
+            )
+        return {"course_id": course_id, "lessons": [lesson.summary() for lesson in stored]}
+
+    def lesson(self, course_id: str, lesson_id: str, owner: str) -> dict:
+        found = self.lesson_store.get_lesson(course_id, lesson_id, owner=owner)
+        if found is None:
+            raise CourseNotFound(f"No lesson {lesson_id} in course {course_id}.")
+        return found.model_dump(mode="json")
 
     def list(self, owner: str, limit: int = 20, before: str | None = None) -> dict:
         page = self.courses.list_courses(limit=limit + 1, before=before, owner=owner)
