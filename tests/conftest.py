@@ -69,6 +69,14 @@ def course_rows(repository, course_id: str | None = None) -> int:
         return conn.execute("SELECT count(*) AS n FROM courses WHERE course_id = %s", (course_id,)).fetchone()["n"]
 
 
+def lesson_rows(repository, course_id: str | None = None) -> int:
+    """Rows of the lessons table (every revision), of one course or of all."""
+    with repository.pool.connection() as conn:
+        if course_id is None:
+            return conn.execute("SELECT count(*) AS n FROM lessons").fetchone()["n"]
+        return conn.execute("SELECT count(*) AS n FROM lessons WHERE course_id = %s", (course_id,)).fetchone()["n"]
+
+
 def section_rows(repository, course_id: str) -> int:
     with repository.pool.connection() as conn:
         return conn.execute("SELECT count(*) AS n FROM course_sections WHERE course_id = %s", (course_id,)).fetchone()["n"]

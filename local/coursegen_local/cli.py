@@ -166,6 +166,8 @@ def _generate(args: argparse.Namespace) -> int:
             print(f'Generating "{request.query}" ({request.hours:g} h) with {runner.container.llm.name} ...', file=sys.stderr)
         with contextlib.redirect_stdout(sys.stderr):  # stdout is for the outline (or the JSON) only
             result = runner.run(request, course_id=args.course_id, on_progress=progress)
+        lessons = runner.container.database.list_lessons(result.course_id) if result.course is not None else []
+        book = _save_book(runner, result.course_id) if lessons else None
     if result.course is None:
         error = result.status.get("error") or {"type": result.execution_status, "message": "the execution did not complete", "phase": result.status.get("phase")}
         if args.json:
@@ -173,12 +175,16 @@ def _generate(args: argparse.Namespace) -> int:
         print(f"coursegen: course {result.course_id} failed in {error.get('phase')}: {error.get('type')}: {error.get('message')}", file=sys.stderr)
         return EXIT_FAILED
     if args.json:
-        document = result.course.document() | {"run": {"seconds": round(result.seconds, 2), "transitions": result.transitions,
-                                                       "lambda_invocations": result.lambda_invocations,
-                                                       "largest_payload_bytes": result.largest_payload_bytes}}
+        document = result.course.document() | {
+            "lessons": [lesson_document(lesson) for lesson in lessons],
+            "book": {fmt: str(path) for fmt, path in (book or {}).items()},
+            "run": {"seconds": round(result.seconds, 2), "transitions": result.transitions,
+                    "lambda_invocations": result.lambda_invocations, "largest_payload_bytes": result.largest_payload_bytes},
+        }
         print(json.dumps(document, indent=2, ensure_ascii=False))
     else:
         print(render_course(result.course))
+        print(render_lessons(lessons, book))
         print(f"\nRun: {result.seconds:.1f} s, {result.transitions} state transitions, {result.lambda_invocations} Lambda invocations, "
               f"largest state payload {result.largest_payload_bytes} bytes.")
     return 0
@@ -327,7 +333,7 @@ def _count_books() -> int:
 
 
 class _ProgressPrinter:
-    """One stderr line per change of phase or parts done."""
+    """One stderr line per change of phase, parts or lessons done."""
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
@@ -339,8 +345,48 @@ class _ProgressPrinter:
         if not self.enabled or key == self.last:
             return
         self.last = key
-        parts = f" - {progress.get('parts_done', 0)}/{progress['parts_total']} parts" if progress.get("parts_total") else ""
-        print(f"  [{progress.get('percent', 0):>3}%] {status.get('phase')}{parts}", file=sys.stderr, flush=True)
+        if progress.get("lessons_total"):
+            done = f" - {progress.get('lessons_done', 0)}/{progress['lessons_total']} lessons"
+        elif progress.get("parts_total"):
+            done = f" - {progress.get('parts_done', 0)}/{progress['parts_total']} parts"
+        else:
+            done = ""
+        print(f"  [{progress.get('percent', 0):>3}%] {status.get('phase')}{done}", file=sys.stderr, flush=True)
+
+
+def _save_book(runner, course_id: str) -> dict[str, Path]:
+    """The built book, out of the runner's (in-memory) bucket into COURSEGEN_HOME/books/<course id>/."""
+    from coursegen.services.lessons import book_keys
+    from coursegen_local.database import data_home
+
+    folder = data_home() / "books" / course_id
+    folder.mkdir(parents=True, exist_ok=True)
+    s3 = runner.container._aws("s3")
+    saved = {}
+    for fmt, key in book_keys(course_id).items():
+        body = s3.get_object(Bucket=runner.container.settings.payload_bucket, Key=key)["Body"].read()
+        saved[fmt] = folder / f"course.{fmt}"
+        saved[fmt].write_bytes(body)
+    return saved
+
+
+def lesson_document(lesson) -> dict:
+    """A lesson as `generate --json` gives it."""
+    return {"lesson_id": lesson.lesson_id, "part_index": lesson.part_index, "title": lesson.title,
+            "minutes": lesson.minutes, "words": lesson.words, "status": lesson.status,
+            "objectives": lesson.objective_ids, "sources": lesson.book_ids, "markdown": lesson.markdown}
+
+
+def render_lessons(lessons, book: dict[str, Path] | None) -> str:
+    if not lessons:
+        return ""
+    lines = ["", f"Lessons ({len(lessons)}, {sum(lesson.words for lesson in lessons):,} words):"]
+    for lesson in lessons:
+        lines.append(f"  {lesson.part_index + 1}.{lesson.section_index + 1}  {lesson.title} - "
+                     f"{lesson.minutes:.0f} min, {lesson.words:,} words")
+    if book:
+        lines.append(f"Book: {book['html']} (also {book['md'].name}, {book['epub'].name})")
+    return "\n".join(lines)
 
 
 def render_course(course: StoredCourse) -> str:

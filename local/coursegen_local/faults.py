@@ -183,7 +183,7 @@ FAULT_CASES: dict[str, FaultCase] = {case.name: case for case in (
     FaultCase("lesson-batch-fails", "The model stays unreachable while part 2's lessons are written", "fails",
               llm=lambda: UnreachableLlm("lessons.write_lesson", _lessons_of_part(2)),
               error="LlmUnavailable", phase="writing_lessons", retried_step="GenerateBatchContent",
-              notes="Retries run out; the content stage fails WriteLessons, the error names the batch and its lessons"),
+              notes="Retries run out; the content stage fails WriteLessons; the error is LlmUnavailable and names the lesson"),
     FaultCase("lesson-batch-killed-mid-run", "GenerateBatchContent for part 1's first batch is killed after writing its lessons", "completes",
               lambda: [Fault("GenerateBatchContent", "Sandbox.Timedout", "Task timed out", times=1, when=_batch(1), after_running=True)],
               retried_step="GenerateBatchContent",

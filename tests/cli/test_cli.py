@@ -66,6 +66,23 @@ def test_generate_json_has_the_documented_fields_and_show_prints_the_same_course
     assert "offline planner (not an LLM)" in text and "Total:" in text and "Sources:" in text
 
 
+def test_generate_json_returns_every_lesson_in_full_and_the_book_it_saved(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSEGEN_HOME", str(tmp_path))
+    code, out, err = cli("generate", "Learn DCF valuation", "--hours", "2", "--json")
+    assert code == 0, err
+    course = json.loads(out)
+    sections = [s["title"] for p in course["parts"] for s in p["sections"]]
+    assert [lesson["title"] for lesson in course["lessons"]] == sections
+    for lesson in course["lessons"]:
+        assert {"lesson_id", "part_index", "title", "minutes", "words", "status", "objectives", "sources", "markdown"} <= set(lesson)
+        assert lesson["status"] == "full" and lesson["objectives"] and lesson["sources"]
+        assert lesson["markdown"].startswith("# ")
+    assert "lessons" in err  # lesson progress on stderr
+    html = (tmp_path / "books" / course["course_id"] / "course.html").read_text()
+    assert course["book"]["html"].endswith("course.html") and all(lesson["title"].split(":")[0] in html for lesson in course["lessons"])
+    assert (tmp_path / "books" / course["course_id"] / "course.epub").read_bytes()[:2] == b"PK"
+
+
 def test_generate_prints_the_outline_total_variance_review_sources_and_id(cli):
     code, out, _ = cli("generate", "Learn DCF valuation", "--hours", "2")
     assert code == 0

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from coursegen_local.faults import FAULT_CASES, FaultCase
-from tests.conftest import course_rows, event_problems, section_rows
+from tests.conftest import course_rows, event_problems, lesson_rows, section_rows
 
 pytestmark = pytest.mark.workflow
 ROWS: dict[str, str] = {}
@@ -38,7 +38,8 @@ def render(rows: dict[str, str]) -> str:
         "`local/coursegen_local/faults.py` through the real state machine on the offline runner (CI runs the same\n"
         "test). The execution, observed, status record and nothing-lost columns are what the run observed (\"how\"\n"
         "is the case's note). \"Nothing lost\" checks: no partial or\n"
-        "duplicate course in PostgreSQL, the status record agreeing with the execution's end, the completed or\n"
+        "duplicate course in PostgreSQL, each lesson counted, stored and announced (course.lesson.generated) once,\n"
+        "the status record agreeing with the execution's end, the completed or\n"
         "failed event published (and not the other), every event valid against its schema. A case that ends\n"
         "otherwise than expected is marked MISMATCH.\n\n"
         "| case | fault | expected | execution | observed | status record | how | nothing lost |\n"
@@ -68,12 +69,16 @@ def observe(case: FaultCase, result, runner, repository) -> Observed:
             problems.append("sections missing")
         if status["progress"]["parts_done"] != status["progress"]["parts_total"]:
             problems.append("a part counted twice or not at all")
+        problems += lesson_problems(status, published, repository, result.course_id)
         if "course.generation.completed" not in events or "course.generation.failed" in events:
             problems.append(f"events {events}")
     elif status["status"] == "error":
         error = status["error"]
         outcome, record = f"fails: {error['type']}", f"error in {error['phase']}"
-        if course_rows(repository) != 0:
+        # A failure in the content stage keeps the stored outline (a resume writes the missing lessons);
+        # before it, nothing is stored. No lesson is stored either way: BuildBook is the last step.
+        outline_kept = 1 if error["phase"] in CONTENT_PHASES else 0
+        if course_rows(repository) != outline_kept or lesson_rows(repository) != 0:
             problems.append("a partial course was stored")
         if not error["message"] or "Traceback" in error["message"]:
             problems.append("no readable cause")
@@ -83,6 +88,38 @@ def observe(case: FaultCase, result, runner, repository) -> Observed:
         outcome, record = f"stuck: {status['status']}", f"{status['status']} in {status['phase']}"
         problems.append("the course stays processing")
     return Observed(result.execution_status, outcome, record, problems)
+
+
+CONTENT_PHASES = ("planning_lessons", "writing_lessons", "building_book")
+
+
+def lesson_problems(status: dict, published: list[dict], repository, course_id: str) -> list[str]:
+    """A completed course: every lesson counted once, one row each, one course.lesson.generated each."""
+    problems = []
+    total = status["progress"]["lessons_total"]
+    if not total or status["progress"]["lessons_done"] != total:
+        problems.append(f"lessons done {status['progress']['lessons_done']} of {total}")
+    if len(repository.list_lessons(course_id)) != total or lesson_rows(repository, course_id) != total:
+        problems.append(f"{lesson_rows(repository, course_id)} lesson rows for {total} lessons")
+    announced = [e["detail"]["payload"]["lesson_id"] for e in published if e["detail-type"] == "course.lesson.generated"]
+    full = sum(1 for lesson in repository.list_lessons(course_id) if lesson.status == "full")
+    if len(announced) != full or len(set(announced)) != full:
+        problems.append(f"{len(announced)} course.lesson.generated for {full} lessons")
+    return problems
+
+
+def first_runs(step: str, status: dict, runner) -> int:
+    """How often a step runs when nothing is retried: once per part (ExpandPart), per batch
+    (GenerateBatchContent), otherwise once."""
+    if step == "ExpandPart":
+        return status["progress"]["parts_total"]
+    if step == "GenerateBatchContent":
+        from coursegen.domain.lessons import expand_batches
+
+        workflow = runner.container.lesson_workflow
+        plans = workflow._plans(runner.container.states.load(status["course_id"]))
+        return len(expand_batches(plans, int(runner.template.parameter("MaxLessonsPerBatch"))))
+    return 1
 
 
 def expected_of(case: FaultCase) -> tuple[str, str, str]:
@@ -99,9 +136,8 @@ def test_fault_case(case: FaultCase, run_workflow, clean_courses):
         options["llm"] = case.llm()
     result, runner = run_workflow(**options)
     seen = observe(case, result, runner, clean_courses)
-    if case.retried_step:  # ran more often than once per part (ExpandPart) or once (any other step)
-        first_runs = result.status["progress"]["parts_total"] if case.retried_step == "ExpandPart" else 1
-        if runner.invocations.get(case.retried_step, 0) <= first_runs:
+    if case.retried_step:  # ran more often than it runs without a retry
+        if runner.invocations.get(case.retried_step, 0) <= first_runs(case.retried_step, result.status, runner):
             seen.problems.append(f"{case.retried_step} was not retried")
     matches = (seen.execution, seen.outcome, seen.record) == expected_of(case)
     verdict = "yes" if not seen.problems else "NO: " + "; ".join(seen.problems)

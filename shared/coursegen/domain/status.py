@@ -9,15 +9,45 @@ from coursegen.domain.time_budget import progress_percent
 from coursegen.models import CourseState, Status
 
 
+def _nested_failure(document: dict) -> tuple[str, str] | None:
+    """A failed child execution's (error, cause), when the document is its DescribeExecution
+    answer: the Cause of a states:startExecution.sync task whose execution failed (AWS spells the
+    keys Error/Cause, moto error/cause)."""
+    if not ("ExecutionArn" in document or "executionArn" in document):
+        return None
+    error = document.get("Error", document.get("error"))
+    cause = document.get("Cause", document.get("cause"))
+    if error is None and cause is None:
+        return None
+    return str(error or ""), str(cause or "")
+
+
 def readable_cause(cause: str) -> str:
-    """A Lambda failure's Cause is a JSON document with a stack trace; users get its message only."""
+    """A Lambda failure's Cause is a JSON document with a stack trace; users get its message only.
+    A failed child execution's Cause (its DescribeExecution answer) is read down to the child's own
+    cause, however deep the nesting."""
     try:
         document = json.loads(cause)
     except (TypeError, ValueError):
         return cause
     if isinstance(document, dict) and "errorMessage" in document:
         return str(document["errorMessage"])
+    if isinstance(document, dict) and (nested := _nested_failure(document)) is not None:
+        error, inner = nested
+        return readable_cause(inner) if inner else error
     return cause
+
+
+def underlying_error(error: str, cause: str) -> str:
+    """The error name to report: a failed child execution's own error (LlmUnavailable) rather than
+    the parent task's States.TaskFailed; otherwise `error` as it is."""
+    try:
+        document = json.loads(cause)
+    except (TypeError, ValueError):
+        return error
+    if isinstance(document, dict) and (nested := _nested_failure(document)) is not None and nested[0]:
+        return underlying_error(nested[0], nested[1])
+    return error
 
 
 MAX_ERROR_MESSAGE = 300  # what the status record, the API and course.generation.failed carry

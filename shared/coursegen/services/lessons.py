@@ -20,7 +20,7 @@ from coursegen.domain.book import book_epub, book_html, book_markdown
 from coursegen.domain.lessons import Lesson, LessonPlan, expand_batches, lesson_prompt, parse_lesson, plan_lessons
 from coursegen.domain.parsing import parse_text_outline_to_database
 from coursegen.domain.context import book_refs
-from coursegen.errors import OutlineInvalid, PayloadMissing
+from coursegen.errors import CoursegenError, OutlineInvalid, PayloadMissing
 from coursegen.models import COURSE_ID_PATTERN, Phase, StoredLesson
 from coursegen.ports import EventPublisher, LessonRepository, Llm, PayloadStore, StateStore
 from coursegen.services.outline import ask, artifact_key
@@ -99,7 +99,10 @@ class LessonWorkflow:
                 covered_objectives=covered, books=cited, preferences=state.pending_course_prefs, language=state.language,
             )
             pace = state.pending_course_prefs.pace
-            lesson = ask(self.llm, prompt, lambda text: parse_lesson(text, plan, known, pace), self.settings.max_repairs)
+            try:
+                lesson = ask(self.llm, prompt, lambda text: parse_lesson(text, plan, known, pace), self.settings.max_repairs)
+            except CoursegenError as error:  # the same error name (Retry and Catch match it), the lesson named
+                raise type(error)(f"Lesson {plan.number} ({plan.title[:80]}): {error}") from error
             self._keep(state, lesson)
             self.states.record_lesson_done(batch.course_id, plan.lesson_index, lesson.words)
             written += 1

@@ -28,7 +28,7 @@ from coursegen.domain.context import (
 from coursegen.domain.grounding import course_subject, no_books_message
 from coursegen.domain.parsing import ParseResult, parse_outline_total_time, parse_parts_text, parse_text_outline_to_database
 from coursegen.domain.prompts import Prompt, learner_profile, render_prompt
-from coursegen.domain.status import one_readable_line
+from coursegen.domain.status import one_readable_line, underlying_error
 from coursegen.domain.time_budget import TimeCheck, check_time, plan_guidance
 from coursegen.errors import LlmOutputInvalid, NoBooksFound, OutlineInvalid, PayloadMissing, StateMissing
 from coursegen.models import COURSE_ID_PATTERN, CourseState, OutlinePart, Phase, Progress, WorkflowInput, utc_now
@@ -336,7 +336,7 @@ class OutlineWorkflow:
         it is the failure path."""
         failed_state, error = next(iter(failure.errors.items()), ("", {}))
         stored = None
-        error_type = str(error.get("Error") or "Error")
+        error_type = underlying_error(str(error.get("Error") or "Error"), str(error.get("Cause") or ""))
         message = one_readable_line(str(error.get("Cause") or ""))
         phase, started = PHASE_OF_STATE.get(failed_state), ""
         try:
