@@ -108,6 +108,18 @@ def _delete_part_sections(index: int) -> Callable[[Any, dict], None]:
     return delete
 
 
+def _delete_lesson(lesson_index: int) -> Callable[[Any, dict], None]:
+    """Delete one written lesson's artifact (by its place in the course, 0-based) from S3."""
+    def delete(runner: Any, payload: dict) -> None:
+        from coursegen.services.outline import artifact_key
+
+        state = runner.container.states.load(payload["course_id"])
+        plan = runner.container.lesson_workflow._plans(state)[lesson_index]
+        runner.delete_payload(artifact_key(state, f"lessons/{plan.lesson_id}.json"))
+
+    return delete
+
+
 def _record_complete(parameters: dict) -> bool:
     return ":complete" in parameters.get("ExpressionAttributeValues", {})
 
@@ -191,6 +203,10 @@ FAULT_CASES: dict[str, FaultCase] = {case.name: case for case in (
     FaultCase("lesson-batch-crash", "GenerateBatchContent crashes on part 1's first batch (a bug, not retried)", "fails",
               lambda: [Fault("GenerateBatchContent", "KeyError", "'markdown'", times=-1, when=_batch(1))],
               error="KeyError", phase="writing_lessons", notes="No retry; the content stage fails, the failure path records it"),
+    FaultCase("lesson-artifact-missing", "A written lesson (the second) vanishes from S3 before BuildBook", "fails",
+              lambda: [Fault("BuildBook", "", before=_delete_lesson(1))],
+              error="PayloadMissing", phase="building_book",
+              notes="The outline stays stored; resume writes only that lesson (tests/workflow/test_resume.py)"),
     FaultCase("search-answer-malformed", "SearchBooks answers without books_found (HasBooks' field)", "fails",
               lambda: [Fault("SearchBooks", "", times=-1, rewrite=_without("books_found"))],
               error="StepAnswerMalformed", phase="searching_books",

@@ -29,6 +29,34 @@ def test_a_resumed_course_reuses_the_plan_and_the_parts_it_already_has(run_workf
     assert course_rows(clean_courses) == 1 and len(resumed.course.outline.parts) == parts
 
 
+def test_a_resume_after_a_lost_lesson_writes_only_that_lesson(run_workflow, clean_courses):
+    from tests.conftest import lesson_rows
+
+    llm = ScriptedLlm()
+    failed, runner = run_workflow(llm=llm, faults=FAULT_CASES["lesson-artifact-missing"].faults())
+    assert failed.status["status"] == "error", failed.status
+    assert failed.status["error"]["type"] == "PayloadMissing" and failed.status["phase"] == "building_book"
+    assert "was not written" in failed.status["error"]["message"]
+    total = failed.status["progress"]["lessons_total"]
+    assert total > 1 and len(llm.calls["lessons.write_lesson"]) == total
+    parts = len(llm.calls["courses.expand_part"])
+
+    owner = runner.container.states.load(failed.course_id).owner
+    accepted = runner.container.course_service.resume(failed.course_id, owner)
+    resumed = runner.wait(failed.course_id, execution_name=accepted.execution_name)
+
+    assert resumed.execution_status == "SUCCEEDED" and resumed.status["status"] == "complete", resumed.status
+    assert len(llm.calls["lessons.write_lesson"]) == total + 1  # only the lesson whose artifact vanished
+    assert len(llm.calls["courses.expand_part"]) == parts and len(llm.calls["courses.generate_parts"]) == 1
+    progress = resumed.status["progress"]
+    assert progress["lessons_done"] == progress["lessons_total"] == total
+    assert course_rows(clean_courses) == 1 and lesson_rows(clean_courses, failed.course_id) == total
+    assert [lesson.lesson_index for lesson in clean_courses.list_lessons(failed.course_id)] == list(range(total))
+    announced = [e["detail"]["payload"]["lesson_index"] for e in runner.published_events()
+                 if e["detail-type"] == "course.lesson.generated"]
+    assert sorted(announced) == sorted([*range(1, total + 1), 2])  # the lost lesson (the second) announced again
+
+
 def test_only_a_failed_course_can_be_resumed(run_workflow):
     from coursegen.errors import NotResumable
 

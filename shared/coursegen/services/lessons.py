@@ -120,10 +120,13 @@ class LessonWorkflow:
     def build_book(self, step: ContentInput) -> dict:
         state = self.states.load(step.course_id, entering=Phase.building_book.value)
         stored = []
-        for plan in self._plans(state):
-            lesson = self._lesson(state, plan)
-            if lesson is None:
-                raise PayloadMissing(f"Lesson {plan.part_index + 1}.{plan.section_index + 1} ({plan.lesson_id}) was not written.")
+        written = [(plan, self._lesson(state, plan)) for plan in self._plans(state)]
+        missing = [plan for plan, lesson in written if lesson is None]
+        if missing:  # before any row is stored: a missing lesson leaves no partial book in PostgreSQL
+            plan = missing[0]
+            more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+            raise PayloadMissing(f"Lesson {plan.number} ({plan.lesson_id}) was not written{more}.")
+        for plan, lesson in written:
             row = StoredLesson(
                 lesson_id=plan.lesson_id, course_id=plan.course_id, part_index=plan.part_index,
                 section_index=plan.section_index, lesson_index=plan.lesson_index, title=plan.title,
