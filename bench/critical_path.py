@@ -75,7 +75,8 @@ def run_course(parts: int, max_concurrency: int, first_token: float, per_token: 
     llm = SimulatedLatencyLlm(first_token, per_token, planner=FixedPartsPlanner(parts), record=True)
     overrides = {"MapMaxConcurrency": str(max_concurrency)}
     with LocalRunner(parameter_overrides=overrides, llm=llm, **adapters) as runner:
-        request = CourseRequest(query=query, hours=parts * PART_MINUTES / 60)
+        # The outline stage's critical path (issue 5): lessons as placeholders, which ask no model.
+        request = CourseRequest(query=query, hours=parts * PART_MINUTES / 60, full_lessons_count=0)
         result = runner.run(request, poll_seconds=0.5, timeout_seconds=1800)
         history = runner.history(runner.execution_arn(result.course_id))
     if result.execution_status != "SUCCEEDED":

@@ -64,7 +64,9 @@ def _parser() -> argparse.ArgumentParser:
                           help="how far each part goes: fewer, broader sections or more, narrower ones (default balanced)")
     generate.add_argument("--pace", choices=[p.value for p in Pace], default=Pace.moderate.value,
                           help="how much each section asks of the learner in its time (default moderate)")
-    generate.add_argument("--language", default="en", help="two-letter language code (default en)")
+    generate.add_argument("--language", default="en", help="de, en, es or fr (default en; the offline writer writes en only)")
+    generate.add_argument("--full-lessons", type=_whole_number(0), default=None, metavar="N",
+                          help="write the first N lessons in full, the rest as placeholders (default: all)")
     generate.add_argument("--course-id", type=_course_id, help="reuse a course id (letters, digits, - and _, at most 80): "
                           "storing again replaces that course, never duplicates it")
     generate.add_argument("--max-concurrency", type=_whole_number(1, 40), metavar="N",
@@ -142,12 +144,15 @@ def _request(args: argparse.Namespace) -> CourseRequest:
             hours=args.hours,
             preferences=CoursePreferences(depth=args.depth, pace=args.pace),
             language=args.language,
+            full_lessons_count=args.full_lessons,
         )
     except ValidationError as error:
         raise UsageError(describe_validation_error(error)) from None
 
 
 def _generate(args: argparse.Namespace) -> int:
+    from coursegen.errors import LanguageNotWritten
+    from coursegen.services.courses import refuse_unwritten_language
     from coursegen_local.runner import LocalRunner
 
     request = _request(args)
@@ -159,6 +164,10 @@ def _generate(args: argparse.Namespace) -> int:
         print(f"Injecting fault {case.name}: {case.description} (expected: {case.outcome})", file=sys.stderr)
     options |= case.runner_options if case else {}
     with LocalRunner(parameter_overrides=overrides, faults=faults, retry_time_scale=0.05 if case else 1.0, **options) as runner:
+        try:
+            refuse_unwritten_language(request.language, runner.container.course_service.languages)
+        except LanguageNotWritten as error:
+            raise UsageError(str(error)) from None
         if runner.container.books.count_books() == 0:
             raise UsageError("the book library is empty: run 'coursegen books import data/books/sample_library.jsonl' first")
         progress = _ProgressPrinter(enabled=not args.quiet)

@@ -28,7 +28,11 @@ import numpy
 
 from coursegen_local.template import PROJECT_ROOT
 
-BODY = {"query": "Learn DCF valuation", "hours": 2, "preferences": {"depth": "balanced", "pace": "moderate"}}
+# Outlines with placeholder lessons (full_lessons_count 0): the load and API-latency figures are
+# about the orchestration under many courses; a simulated model writing every lesson in full
+# (~7 s a lesson at the simulated rate) would only make each course longer.
+BODY = {"query": "Learn DCF valuation", "hours": 2, "preferences": {"depth": "balanced", "pace": "moderate"},
+        "full_lessons_count": 0}
 
 
 def call(base: str, path: str, body: dict | None = None, timeout: float = 30, headers: dict | None = None) -> tuple[int, dict]:

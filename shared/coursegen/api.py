@@ -28,6 +28,7 @@ from coursegen.errors import (
     CourseNotFound,
     CourseNotReady,
     IdempotencyConflict,
+    LanguageNotWritten,
     NotResumable,
     StoreThrottled,
     Unauthenticated,
@@ -189,6 +190,12 @@ _STATUS_OF = {
 @app.exception_handler(list(_STATUS_OF))
 def _domain_error(error: Exception) -> Response:
     return _problem(_STATUS_OF[type(error)], str(error))
+
+
+@app.exception_handler(LanguageNotWritten)
+def _language_not_written(error: LanguageNotWritten) -> Response:
+    return _problem(HTTPStatus.BAD_REQUEST, f"Invalid request: {error}",
+                    [{"field": "language", "reason": str(error).removeprefix("language: ")}])
 
 
 @app.exception_handler(RequestUnsupportedContentType)

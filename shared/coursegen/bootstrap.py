@@ -12,7 +12,7 @@ from functools import cached_property
 from coursegen.config import Settings
 from coursegen.errors import ConfigurationError
 from coursegen.ports import BookRepository, CourseRepository, Embedder, EventPublisher, Llm, PayloadStore, StateStore, WorkflowStarter
-from coursegen.services.courses import CourseService
+from coursegen.services.courses import OFFLINE_LANGUAGES, CourseService
 from coursegen.services.execution_end import ExecutionEndService
 from coursegen.services.lessons import LessonSettings, LessonWorkflow
 from coursegen.services.library import LibraryIngestion
@@ -139,7 +139,8 @@ class Container:
     @cached_property
     def course_service(self) -> CourseService:
         return CourseService(states=self.states, courses=_Lazy(lambda: self.courses), starter=self.starter,
-                             lessons=_Lazy(lambda: self.database), execution_ends=self.execution_end_service)
+                             lessons=_Lazy(lambda: self.database), execution_ends=self.execution_end_service,
+                             languages=OFFLINE_LANGUAGES if self.settings.llm_provider in ("offline", "simulated") else None)
 
     @cached_property
     def library_ingestion(self) -> LibraryIngestion:

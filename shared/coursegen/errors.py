@@ -76,3 +76,7 @@ class NotResumable(CoursegenError):
 
 class CourseNotReady(CoursegenError):
     """The course exists but is still being generated (or failed); its status says which."""
+
+
+class LanguageNotWritten(CoursegenError):
+    """The configured writer cannot write the requested language (the offline one writes English only)."""

@@ -76,7 +76,12 @@ class CourseRequest(BaseModel):
     query: Query
     hours: float = Field(gt=0, strict=True, description="Course length in hours")  # a number: not "2", not true
     preferences: CoursePreferences = Field(default_factory=CoursePreferences)
-    language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}$")] = "en"
+    language: Annotated[str, StringConstraints(pattern=r"^(de|en|es|fr)$")] = Field(
+        "en", description="The course language: de, en, es or fr (the offline writer writes en only)")
+    full_lessons_count: int | None = Field(
+        None, ge=0, le=10_000,
+        description="Write the first N lessons in full, the rest as placeholders (title, objectives, sources): a cheap "
+                    "preview. Default: all.")
 
     @field_validator("query")
     @classmethod
@@ -340,6 +345,7 @@ class CourseState(BaseModel):
     pending_course_hours: float = 0.0
     pending_course_prefs: CoursePreferences = Field(default_factory=CoursePreferences)
     language: str = "en"
+    full_lessons_count: int | None = None  # None: every lesson in full
     # outline generation
     book_summaries_json: str = "[]"
     parts_list: list[dict[str, Any]] = Field(default_factory=list)
@@ -395,6 +401,7 @@ class CourseState(BaseModel):
         self.pending_course_hours = request.hours
         self.pending_course_prefs = request.preferences
         self.language = request.language
+        self.full_lessons_count = request.full_lessons_count
 
     @property
     def target_minutes(self) -> int:

@@ -315,3 +315,11 @@ def test_a_method_a_path_does_not_have_is_refused_with_405_and_allow(client):
     status, _, headers = client.request("GET", "/courses/some-id/resume")
     assert status == 405 and headers["Allow"] == "POST"
     assert client.request("PUT", "/nowhere")[0] == 404
+
+
+def test_a_language_the_offline_writer_cannot_write_is_a_400_not_silent_english(client):
+    status, problem, _ = client.request("POST", "/courses", {**DCF, "language": "de"})
+    assert status == 400 and problem["errors"] == [{"field": "language", "reason": problem["errors"][0]["reason"]}]
+    assert "English only" in problem["message"] and "LLM_PROVIDER" in problem["message"]
+    status, problem, _ = client.request("POST", "/courses", {**DCF, "language": "xx"})
+    assert status == 400 and problem["errors"][0]["field"] == "language"

@@ -38,6 +38,7 @@ def cli(database_url, repository, clean_courses, monkeypatch, capsys):
         (["list", "--limit", "9" * 20], "--limit: must be a whole number between 1 and 1000"),
         (["serve", "--port", "99999"], "--port: must be a whole number between 0 and 65535"),
         (["show", "no-such-course"], "no course with id no-such-course"),
+        (["generate", "Learn DCF valuation", "--language", "fr"], "language: the offline writer (not an LLM) writes English only"),
         (["books", "import", "missing.jsonl"], "missing.jsonl: no such file"),
         (["generate", "Learn DCF valuation", "--hours", "two"], "--hours: invalid float value: 'two'"),
         (["serve", "--max-running", "0"], "--max-running: must be a whole number of at least 1"),
@@ -131,3 +132,14 @@ def test_generate_with_a_named_fault_shows_how_the_workflow_copes(cli):
     assert code == 1 and "failed in storing: DatabaseUnavailable" in err
     code, out, _ = cli("generate", "Learn DCF valuation", "--hours", "2", "--fault", "llm-throttled", "--json", "--quiet")
     assert code == 0 and json.loads(out)["status"] == "complete"
+
+
+def test_full_lessons_writes_the_first_n_in_full_and_the_rest_as_placeholders(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSEGEN_HOME", str(tmp_path))
+    code, out, err = cli("generate", "Learn DCF valuation", "--hours", "2", "--full-lessons", "2", "--json", "--quiet")
+    assert code == 0, err
+    lessons = json.loads(out)["lessons"]
+    assert [lesson["status"] for lesson in lessons] == ["full", "full"] + ["placeholder"] * (len(lessons) - 2)
+    placeholder = lessons[-1]
+    assert "Placeholder" in placeholder["markdown"] and "## Objectives" in placeholder["markdown"]
+    assert placeholder["objectives"] and placeholder["sources"]

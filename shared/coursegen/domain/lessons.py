@@ -422,3 +422,16 @@ def lesson_prompt(
         "language": language,
     }
     return WRITE_LESSON.render(variables, max_tokens=lesson_max_tokens(words))
+
+
+def placeholder_lesson(plan: LessonPlan) -> Lesson:
+    """A lesson not written in full (the request's full_lessons_count): its title, objectives and
+    sources, so the course reads whole and shows what a full run would write. No model is asked."""
+    markdown = "\n\n".join([
+        f"# {plan.title}",
+        "*Placeholder: this lesson is not written yet (the course was asked for fewer full lessons).*",
+        "## Objectives\n" + format_objectives(plan.objectives),
+        "## Sources\n" + ("\n".join(f"- [{book_id}]" for book_id in plan.book_ids) or "- (the course's sources)"),
+    ]) + "\n"
+    return Lesson(plan=plan, markdown=markdown, words=count_words(markdown), minutes=float(plan.minutes),
+                  book_ids=plan.book_ids)

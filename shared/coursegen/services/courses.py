@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from coursegen.domain.status import course_status
-from coursegen.errors import CourseNotFound, CourseNotReady, IdempotencyConflict, NotResumable, StateMissing
+from coursegen.errors import CourseNotFound, CourseNotReady, IdempotencyConflict, LanguageNotWritten, NotResumable, StateMissing
 from coursegen.models import STATE_TTL_SECONDS, CourseRequest, CourseState, Phase, Status, WorkflowInput
 from coursegen.ports import CourseRepository, LessonRepository, StateStore, WorkflowStarter
 from coursegen.services.execution_end import ExecutionEndService
@@ -28,6 +28,18 @@ _IDEMPOTENCY_NAMESPACE = uuid.UUID("5b0f7a53-8f3e-4d55-9d0e-6f5d2a8c1e42")
 STALE_AFTER_SECONDS = 1000
 
 
+OFFLINE_LANGUAGES = frozenset({"en"})  # the offline planner and writer are not models: English only
+
+
+def refuse_unwritten_language(language: str, languages: frozenset[str] | None) -> None:
+    """A course in a language the configured writer cannot write is refused, never written in English."""
+    if languages is not None and language not in languages:
+        raise LanguageNotWritten(
+            f"language: the offline writer (not an LLM) writes English only, not '{language}'; ask for 'en', or set "
+            "LLM_PROVIDER=bedrock or openai to write other languages."
+        )
+
+
 @dataclass(frozen=True)
 class Accepted:
     course_id: str
@@ -42,17 +54,19 @@ class Accepted:
 class CourseService:
     def __init__(
         self, *, states: StateStore, courses: CourseRepository, starter: WorkflowStarter,
-        lessons: LessonRepository | None = None,
+        lessons: LessonRepository | None = None, languages: frozenset[str] | None = None,
         execution_ends: ExecutionEndService | None = None, stale_after_seconds: float = STALE_AFTER_SECONDS,
     ) -> None:
         self.states = states
         self.courses = courses
         self.lesson_store = lessons
+        self.languages = languages  # what the configured writer writes; None: any the request allows
         self.starter = starter
         self.execution_ends = execution_ends
         self.stale_after_seconds = stale_after_seconds
 
     def request_course(self, request: CourseRequest, owner: str, idempotency_key: str | None = None) -> Accepted:
+        refuse_unwritten_language(request.language, self.languages)
         if idempotency_key:
             course_id = str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{owner}\n{idempotency_key}"))
         else:

@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from pydantic import BaseModel, Field
 
 from coursegen.domain.book import book_epub, book_html, book_markdown
-from coursegen.domain.lessons import Lesson, LessonPlan, expand_batches, lesson_prompt, parse_lesson, plan_lessons
+from coursegen.domain.lessons import (
+    Lesson, LessonPlan, expand_batches, lesson_prompt, parse_lesson, placeholder_lesson, plan_lessons,
+)
 from coursegen.domain.parsing import parse_text_outline_to_database
 from coursegen.domain.context import book_refs
 from coursegen.errors import CoursegenError, OutlineInvalid, PayloadMissing
@@ -90,6 +92,11 @@ class LessonWorkflow:
         for plan in part[batch.batch_start_idx: batch.batch_end_idx]:
             if self._lesson(state, plan) is not None:
                 continue  # written by an earlier run of this batch (a retry, a resume)
+            if not _in_full(state, plan):
+                lesson = placeholder_lesson(plan)
+                self._keep(state, lesson, status="placeholder")
+                self.states.record_lesson_done(batch.course_id, plan.lesson_index, lesson.words)
+                continue
             previous = [lesson for p in part if p.section_index < plan.section_index
                         if (lesson := self._lesson(state, p)) is not None]
             covered = [objective for p in plans if p.lesson_index < plan.lesson_index for objective in p.objectives]
@@ -132,6 +139,7 @@ class LessonWorkflow:
                 section_index=plan.section_index, lesson_index=plan.lesson_index, title=plan.title,
                 markdown=lesson.markdown, words=lesson.words, minutes=lesson.minutes,
                 objective_ids=[o.objective_id for o in plan.objectives], book_ids=list(lesson.book_ids),
+                status="full" if _in_full(state, plan) else "placeholder",
             )
             self.lessons.store_lesson(row)  # idempotent per (course, section, revision)
             stored.append(row)
@@ -156,7 +164,13 @@ class LessonWorkflow:
         return Lesson(plan=plan, markdown=saved["markdown"], words=saved["words"], minutes=saved["minutes"],
                       book_ids=tuple(saved["book_ids"]))
 
-    def _keep(self, state, lesson: Lesson) -> None:
+    def _keep(self, state, lesson: Lesson, status: str = "full") -> None:
         self.payloads.put_text(artifact_key(state, f"lessons/{lesson.plan.lesson_id}.json"), json.dumps({
             "markdown": lesson.markdown, "words": lesson.words, "minutes": lesson.minutes, "book_ids": list(lesson.book_ids),
+            "status": status,
         }))
+
+
+def _in_full(state, plan: LessonPlan) -> bool:
+    """The request's full_lessons_count: the first N lessons, in course order, are written in full."""
+    return state.full_lessons_count is None or plan.lesson_index < state.full_lessons_count
