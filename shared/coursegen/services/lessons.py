@@ -150,7 +150,8 @@ class LessonWorkflow:
         self.payloads.put_bytes(keys["epub"], book_epub(title, stored, state.language), "application/epub+zip")
         state.lessons_complete = True
         self.states.save(state)
-        return {"lessons": len(stored), "words": sum(row.words for row in stored)}
+        return {"lessons": len(stored), "full_lessons": sum(row.status == "full" for row in stored),
+                "words": sum(row.words for row in stored)}
 
     # -- helpers -----------------------------------------------------------------------------
     def _plans(self, state) -> list[LessonPlan]:
