@@ -79,6 +79,7 @@ def _parser() -> argparse.ArgumentParser:
     show = commands.add_parser("show", help="print a stored course")
     show.add_argument("course_id", help="as 'coursegen list' or 'generate' printed it")
     show.add_argument("--json", action="store_true", help="print the course as one JSON object")
+    show.add_argument("--lessons", action="store_true", help="and its lessons (with --json: each in full)")
 
     serve = commands.add_parser("serve", help="serve the course API on 127.0.0.1 (executions run offline in the background)")
     serve.add_argument("--port", type=_whole_number(0, 65535), default=8080, help="port to listen on (default 8080; 0: any free one)")
@@ -291,10 +292,14 @@ def _with_repository(action):
 
 
 def _show(args: argparse.Namespace) -> int:
-    course = _with_repository(lambda c: c.courses.get_course(args.course_id))
+    course, lessons = _with_repository(lambda c: (c.courses.get_course(args.course_id), c.database.list_lessons(args.course_id)))
     if course is None:
         raise UsageError(f"no course with id {args.course_id} (see 'coursegen list')")
-    print(json.dumps(course.document(), indent=2, ensure_ascii=False) if args.json else render_course(course))
+    if args.json:
+        document = course.document() | ({"lessons": [lesson_document(lesson) for lesson in lessons]} if args.lessons else {})
+        print(json.dumps(document, indent=2, ensure_ascii=False))
+    else:
+        print(render_course(course) + (render_lessons(lessons, None) if args.lessons else ""))
     return 0
 
 

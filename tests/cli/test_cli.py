@@ -65,6 +65,10 @@ def test_generate_json_has_the_documented_fields_and_show_prints_the_same_course
     assert code == 0 and json.loads(shown)["parts"] == course["parts"]
     code, text, _ = cli("show", course["course_id"])
     assert "offline planner (not an LLM)" in text and "Total:" in text and "Sources:" in text
+    code, text, _ = cli("show", course["course_id"], "--lessons")
+    assert code == 0 and "Lessons (" in text and "words" in text
+    code, shown, _ = cli("show", course["course_id"], "--lessons", "--json")
+    assert [lesson["title"] for lesson in json.loads(shown)["lessons"]] == [s["title"] for p in course["parts"] for s in p["sections"]]
 
 
 def test_generate_json_returns_every_lesson_in_full_and_the_book_it_saved(cli, tmp_path, monkeypatch):
