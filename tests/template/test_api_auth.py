@@ -26,5 +26,17 @@ def translated(parameters: dict) -> dict:
 def test_every_api_method_requires_the_chosen_authentication(auth):
     body = translated({"ApiAuth": auth})["Resources"]["CourseApi"]["Properties"]["Body"]
     methods = [op for path in body["paths"].values() for op in path.values() if isinstance(op, dict) and "security" in op]
-    assert len(methods) == 5
+    assert len(methods) == 7
     assert all(op["security"] == [{auth: []}] for op in methods)
+
+
+def test_every_route_of_the_api_is_an_event_of_the_api_function():
+    """A route the resolver answers but API Gateway does not route is a 403 in AWS (the offline server hides it)."""
+    from coursegen.api import openapi_document
+
+    template = yaml_parse((PROJECT_ROOT / "template.yaml").read_text())
+    events = template["Resources"]["ApiFunction"]["Properties"]["Events"].values()
+    deployed = {(e["Properties"]["Path"], e["Properties"]["Method"].upper()) for e in events if e["Type"] == "Api"}
+    routes = {(path, method.upper()) for path, operations in json.loads(openapi_document())["paths"].items()
+              for method in operations}
+    assert routes == deployed, (routes - deployed, deployed - routes)

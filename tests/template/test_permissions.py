@@ -219,6 +219,15 @@ def _api_scenarios(runner: LocalRunner, patch: pytest.MonkeyPatch) -> None:
     assert client.request("POST", "/courses", DCF, key)[0] == 202  # a replay: reads, starts nothing
     assert client.request("GET", f"/courses/{course_id}")[0] == 200
     assert client.request("GET", "/courses?limit=5")[0] == 200
+    listing = client.request("GET", f"/courses/{course_id}/lessons")[1]
+    assert client.request("GET", f"/courses/{course_id}/lessons/{listing['lessons'][0]['lesson_id']}")[0] == 200
+    # BuildBook finding a lesson missing (a lost S3 object): it reads a key that is not there
+    from coursegen.errors import PayloadMissing
+    from coursegen.services.outline import artifact_key
+    state = runner.container.states.load(course_id)
+    runner.delete_payload(artifact_key(state, f"lessons/{listing['lessons'][0]['lesson_id']}.json"))
+    with pytest.raises(PayloadMissing):
+        runner.invoke("BuildBookFunction", {"course_id": course_id})
     # ReviewOutline, on the stored course (the planner's outline is within 5%: the machine skips it)
     runner.invoke("ReviewOutlineFunction", {"course_id": course_id})
 

@@ -153,14 +153,17 @@ class CourseService:
 
     def lessons(self, course_id: str, owner: str, base_path: str = "") -> dict:
         """The course's lessons in order; 404 for an unknown course, 409 while they are not written."""
+        self.course(course_id, owner, base_path)  # 404 for unknown ids and others' courses; 409 (with why) if not stored
+        try:
+            state = self.states.load(course_id, include_text=False)
+        except StateMissing:
+            state = None  # expired after 7 days: what PostgreSQL holds is the course
         stored = self.lesson_store.list_lessons(course_id, owner=owner)
-        if not stored:
-            self.course(course_id, owner, base_path)  # 404 for unknown ids and others' courses, 409 with why
-            state = self._own_state(course_id, owner)
-            raise CourseNotReady(
-                f"The lessons of course {course_id} are not written yet: status {state.status.value}, phase "
-                f"{state.phase.value}. Poll /courses/{course_id}/status."
-            )
+        if (state is not None and not state.lessons_complete) or not stored:
+            where = f"status {state.status.value}, phase {state.phase.value}" if state else "none stored"
+            hint = (f"Resume it with POST {base_path}/courses/{course_id}/resume." if state and state.status == Status.error
+                    else f"Poll /courses/{course_id}/status.")
+            raise CourseNotReady(f"The lessons of course {course_id} are not all written ({where}). {hint}")
         return {"course_id": course_id, "lessons": [lesson.summary() for lesson in stored]}
 
     def lesson(self, course_id: str, lesson_id: str, owner: str) -> dict:

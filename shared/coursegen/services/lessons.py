@@ -90,8 +90,13 @@ class LessonWorkflow:
         known = set(books)
         written = 0
         for plan in part[batch.batch_start_idx: batch.batch_end_idx]:
-            if self._lesson(state, plan) is not None:
-                continue  # written by an earlier run of this batch (a retry, a resume)
+            if (kept := self._kept(state, plan)) is not None:
+                # Written by an earlier run (a retry, a resume): its count and its event again if that
+                # run died before them (both idempotent for a consumer: the count is a SET by index).
+                self.states.record_lesson_done(batch.course_id, plan.lesson_index, kept["words"])
+                if kept.get("status") == "full" and not kept.get("announced"):
+                    self._announce(state, plan, kept)
+                continue
             if not _in_full(state, plan):
                 lesson = placeholder_lesson(plan)
                 self._keep(state, lesson, status="placeholder")
@@ -110,44 +115,44 @@ class LessonWorkflow:
                 lesson = ask(self.llm, prompt, lambda text: parse_lesson(text, plan, known, pace), self.settings.max_repairs)
             except CoursegenError as error:  # the same error name (Retry and Catch match it), the lesson named
                 raise type(error)(f"Lesson {plan.number} ({plan.title[:80]}): {error}") from error
-            self._keep(state, lesson)
+            kept = self._keep(state, lesson)
             self.states.record_lesson_done(batch.course_id, plan.lesson_index, lesson.words)
             written += 1
-            self.events.publish("course.lesson.generated", {
-                "course_id": batch.course_id,
-                "lesson_id": plan.lesson_id,
-                "lesson_title": plan.title[:200],
-                "module_id": f"part-{plan.part_index + 1}",
-                "content_length": len(lesson.markdown),
-                "lesson_index": plan.lesson_index + 1,
-            })
+            self._announce(state, plan, kept)
         return {"module_number": batch.module_number, "batch_index": batch.batch_index, "lessons_written": written}
 
     # -- BuildBook ---------------------------------------------------------------------------
     def build_book(self, step: ContentInput) -> dict:
         state = self.states.load(step.course_id, entering=Phase.building_book.value)
-        stored = []
         written = [(plan, self._lesson(state, plan)) for plan in self._plans(state)]
         missing = [plan for plan, lesson in written if lesson is None]
         if missing:  # before any row is stored: a missing lesson leaves no partial book in PostgreSQL
             plan = missing[0]
             more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
             raise PayloadMissing(f"Lesson {plan.number} ({plan.lesson_id}) was not written{more}.")
-        for plan, lesson in written:
-            row = StoredLesson(
+        stored = [
+            StoredLesson(
                 lesson_id=plan.lesson_id, course_id=plan.course_id, part_index=plan.part_index,
                 section_index=plan.section_index, lesson_index=plan.lesson_index, title=plan.title,
                 markdown=lesson.markdown, words=lesson.words, minutes=lesson.minutes,
                 objective_ids=[o.objective_id for o in plan.objectives], book_ids=list(lesson.book_ids),
                 status="full" if _in_full(state, plan) else "placeholder",
             )
-            self.lessons.store_lesson(row)  # idempotent per (course, section, revision)
-            stored.append(row)
+            for plan, lesson in written
+        ]
+        # The book first, then the rows: the lessons are readable (GET /lessons) only once the
+        # course is whole, which lessons_complete says.
         title = (state.current_course or {}).get("title") or state.pending_course_query
+        parts = {plan.part_index: plan.part_title for plan, _ in written}
         keys = book_keys(state.course_id)
-        self.payloads.put_text(keys["md"], book_markdown(title, stored), "text/markdown; charset=utf-8")
-        self.payloads.put_text(keys["html"], book_html(title, stored, state.language), "text/html; charset=utf-8")
-        self.payloads.put_bytes(keys["epub"], book_epub(title, stored, state.language), "application/epub+zip")
+        self.payloads.put_text(keys["md"], book_markdown(title, stored, language=state.language, part_titles=parts),
+                               "text/markdown; charset=utf-8")
+        self.payloads.put_text(keys["html"], book_html(title, stored, state.language, part_titles=parts),
+                               "text/html; charset=utf-8")
+        self.payloads.put_bytes(keys["epub"], book_epub(title, stored, state.language, part_titles=parts),
+                                "application/epub+zip")
+        for row in stored:
+            self.lessons.store_lesson(row)  # idempotent per (course, section, revision)
         state.lessons_complete = True
         self.states.save(state)
         return {"lessons": len(stored), "full_lessons": sum(row.status == "full" for row in stored),
@@ -157,19 +162,36 @@ class LessonWorkflow:
     def _plans(self, state) -> list[LessonPlan]:
         return [LessonPlan.from_dict(d) for d in json.loads(self.payloads.get_text(artifact_key(state, "lessons/plan.json")))]
 
-    def _lesson(self, state, plan: LessonPlan) -> Lesson | None:
+    def _announce(self, state, plan: LessonPlan, kept: dict) -> None:
+        """course.lesson.generated, then the lesson marked announced (a re-run does not announce it again)."""
+        self.events.publish("course.lesson.generated", {
+            "course_id": plan.course_id,
+            "lesson_id": plan.lesson_id,
+            "lesson_title": plan.title[:200],
+            "module_id": f"part-{plan.part_index + 1}",
+            "content_length": len(kept["markdown"]),
+            "lesson_index": plan.lesson_index + 1,
+        })
+        self.payloads.put_text(artifact_key(state, f"lessons/{plan.lesson_id}.json"), json.dumps(kept | {"announced": True}))
+
+    def _kept(self, state, plan: LessonPlan) -> dict | None:
         try:
-            saved = json.loads(self.payloads.get_text(artifact_key(state, f"lessons/{plan.lesson_id}.json")))
+            return json.loads(self.payloads.get_text(artifact_key(state, f"lessons/{plan.lesson_id}.json")))
         except PayloadMissing:
+            return None
+
+    def _lesson(self, state, plan: LessonPlan) -> Lesson | None:
+        saved = self._kept(state, plan)
+        if saved is None:
             return None
         return Lesson(plan=plan, markdown=saved["markdown"], words=saved["words"], minutes=saved["minutes"],
                       book_ids=tuple(saved["book_ids"]))
 
-    def _keep(self, state, lesson: Lesson, status: str = "full") -> None:
-        self.payloads.put_text(artifact_key(state, f"lessons/{lesson.plan.lesson_id}.json"), json.dumps({
-            "markdown": lesson.markdown, "words": lesson.words, "minutes": lesson.minutes, "book_ids": list(lesson.book_ids),
-            "status": status,
-        }))
+    def _keep(self, state, lesson: Lesson, status: str = "full") -> dict:
+        kept = {"markdown": lesson.markdown, "words": lesson.words, "minutes": lesson.minutes,
+                "book_ids": list(lesson.book_ids), "status": status}
+        self.payloads.put_text(artifact_key(state, f"lessons/{lesson.plan.lesson_id}.json"), json.dumps(kept))
+        return kept
 
 
 def _in_full(state, plan: LessonPlan) -> bool:
