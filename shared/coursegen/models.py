@@ -404,6 +404,11 @@ class CourseState(BaseModel):
         self.full_lessons_count = request.full_lessons_count
 
     @property
+    def course_title(self) -> str:
+        """The title the planner gave the course, or the query until it has one."""
+        return (self.current_course or {}).get("title") or self.pending_course_query
+
+    @property
     def target_minutes(self) -> int:
         return round(self.pending_course_hours * 60)
 

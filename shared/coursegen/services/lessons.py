@@ -20,12 +20,10 @@ from coursegen.domain.book import book_epub, book_html, book_markdown
 from coursegen.domain.lessons import (
     Lesson, LessonPlan, expand_batches, lesson_prompt, parse_lesson, placeholder_lesson, plan_lessons,
 )
-from coursegen.domain.parsing import parse_text_outline_to_database
-from coursegen.domain.context import book_refs
-from coursegen.errors import CoursegenError, OutlineInvalid, PayloadMissing
+from coursegen.errors import CoursegenError, PayloadMissing
 from coursegen.models import COURSE_ID_PATTERN, Phase, StoredLesson
 from coursegen.ports import EventPublisher, LessonRepository, Llm, PayloadStore, StateStore
-from coursegen.services.outline import ask, artifact_key
+from coursegen.services.outline import artifact_key, ask, stored_outline
 
 log = logging.getLogger(__name__)
 
@@ -69,11 +67,7 @@ class LessonWorkflow:
     # -- PlanLessons -----------------------------------------------------------------------
     def plan_lessons(self, step: ContentInput) -> dict:
         state = self.states.load(step.course_id, entering=Phase.planning_lessons.value)
-        title = (state.current_course or {}).get("title") or state.pending_course_query
-        parsed = parse_text_outline_to_database(state.outline_text, book_refs(state.book_summaries), title)
-        if not parsed.ok or parsed.value is None:
-            raise OutlineInvalid(parsed.error)
-        plans = plan_lessons(step.course_id, parsed.value)
+        plans = plan_lessons(step.course_id, stored_outline(state))
         self.payloads.put_text(artifact_key(state, "lessons/plan.json"), json.dumps([p.to_dict() for p in plans]))
         state.progress.lessons_total = len(plans)
         state.phase = Phase.writing_lessons
@@ -142,7 +136,7 @@ class LessonWorkflow:
         ]
         # The book first, then the rows: the lessons are readable (GET /lessons) only once the
         # course is whole, which lessons_complete says.
-        title = (state.current_course or {}).get("title") or state.pending_course_query
+        title = state.course_title
         parts = {plan.part_index: plan.part_title for plan, _ in written}
         keys = book_keys(state.course_id)
         self.payloads.put_text(keys["md"], book_markdown(title, stored, language=state.language, part_titles=parts),

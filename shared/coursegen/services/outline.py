@@ -31,7 +31,7 @@ from coursegen.domain.prompts import Prompt, learner_profile, render_prompt
 from coursegen.domain.status import one_readable_line, underlying_error
 from coursegen.domain.time_budget import TimeCheck, check_time, plan_guidance
 from coursegen.errors import LlmOutputInvalid, NoBooksFound, OutlineInvalid, PayloadMissing, StateMissing
-from coursegen.models import COURSE_ID_PATTERN, CourseState, OutlinePart, Phase, Progress, WorkflowInput, utc_now
+from coursegen.models import COURSE_ID_PATTERN, CourseOutline, CourseState, OutlinePart, Phase, Progress, WorkflowInput, utc_now
 from coursegen.ports import BookRepository, CourseRepository, Embedder, Llm, PayloadStore, StateStore
 
 log = logging.getLogger(__name__)
@@ -235,7 +235,7 @@ class OutlineWorkflow:
                     texts.append(self.payloads.get_text(part_key(state, part.index)).strip())
                 except PayloadMissing:
                     raise PayloadMissing(f"Part {part.index + 1} has no sections in the payload bucket.") from None
-            title = (state.current_course or {}).get("title") or state.pending_course_query
+            title = state.course_title
             state.outline_text = f"Course: {title}\n\n" + "\n\n".join(texts) + "\n"
         total = parse_outline_total_time(state.outline_text)
         if not total.ok or total.value is None:
@@ -291,7 +291,7 @@ class OutlineWorkflow:
             self.states.save(state)
             return {"review_attempts": state.review_attempts, "applied": False}
         if not reviewed.title or reviewed.title == "Untitled course":
-            reviewed.title = (state.current_course or {}).get("title") or state.pending_course_query
+            reviewed.title = state.course_title
         state.outline_text = format_course_outline(reviewed)
         self.states.save(state)
         return {"review_attempts": state.review_attempts, "applied": True}
@@ -299,11 +299,7 @@ class OutlineWorkflow:
     # -- StoreCourse -----------------------------------------------------------------------
     def store_course(self, step: StepInput) -> dict:
         state = self._enter(step.course_id, Phase.storing)
-        title = (state.current_course or {}).get("title") or state.pending_course_query
-        parsed = parse_text_outline_to_database(state.outline_text, book_refs(state.book_summaries), title)
-        if not parsed.ok or parsed.value is None:
-            raise OutlineInvalid(parsed.error)
-        outline = parsed.value
+        outline = stored_outline(state)
         check = _measure(state, outline.total_minutes)
         if not check.within_tolerance:
             state.time_warning = (
@@ -388,6 +384,14 @@ def ask(llm: Llm, prompt: Prompt, parse: Callable[[str], ParseResult[T]], max_re
         log.warning("unusable answer to %s: %s", prompt.name, result.error)
         prompt = prompt.with_repair(reply.text, result.error)
     raise LlmOutputInvalid(f"{prompt.name}: no usable answer after {max_repairs} repair(s); last problem: {prompt.repairs[-1]}")
+
+
+def stored_outline(state: CourseState) -> CourseOutline:
+    """The course's final outline, parsed from its state (StoreCourse stores it, PlanLessons plans from it)."""
+    parsed = parse_text_outline_to_database(state.outline_text, book_refs(state.book_summaries), state.course_title)
+    if not parsed.ok or parsed.value is None:
+        raise OutlineInvalid(parsed.error)
+    return parsed.value
 
 
 def seconds_since(iso_timestamp: str) -> float:
