@@ -79,8 +79,10 @@ class LocalServer:
                        env=self.env, check=True, capture_output=True)
         port = free_port()
         self.base = f"http://127.0.0.1:{port}"
-        self.process = subprocess.Popen([coursegen, "serve", "--port", str(port), *self.serve_options], env=self.env,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.log = Path(self.home) / "serve.log"
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen([coursegen, "serve", "--port", str(port), *self.serve_options], env=self.env,
+                                            stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
         while True:
             try:
@@ -105,6 +107,12 @@ class LocalServer:
         else:
             self.process.kill()
         shutil.rmtree(self.home, ignore_errors=True)
+
+    def errors(self, limit: int = 3) -> list[str]:
+        """The server's first logged errors (Powertools' JSON lines at level ERROR), for a report
+        that failed: what a 500 hid from its client."""
+        lines = self.log.read_text(errors="replace").splitlines()
+        return [line[:3000] for line in lines if '"level":"ERROR"' in line.replace(" ", "")][:limit]
 
     def wait_for(self, course_ids: list[str], timeout: float) -> dict[str, tuple[str, float]]:
         """Poll until every course is complete or failed (or the time is up): id -> (status, seconds)."""
@@ -163,8 +171,14 @@ def run(courses: int, first_token: float, per_token: float, timeout: float) -> i
         print(f"\nLoad test: {courses} courses at once against coursegen serve\n")
         for name, value in rows:
             print(f"  {name:<{width}}  {value}")
+        for status, body, _ in accepted:
+            if status != 202:  # what a refused POST answered: the first thing to read when this fails
+                print(f"  refused: {status} {json.dumps(body)[:300]}")
         consistent = lost == 0 and readable == len(complete) and len(finished) == courses and len(ids) == courses
         print("\nresult:", "OK - none lost, statuses consistent" if consistent else "FAILED")
+        if not consistent:
+            for line in server.errors():
+                print("  server logged:", line)
         return 0 if consistent else 1
 
 

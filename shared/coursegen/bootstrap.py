@@ -25,6 +25,7 @@ class Container:
     def __init__(self, settings: Settings, **given) -> None:
         self.settings = settings
         self._lock = threading.RLock()
+        self._session = None
         for name, value in given.items():  # explicit adapters win over configured ones
             self.__dict__[name] = value
 
@@ -32,7 +33,13 @@ class Container:
         import boto3
         from botocore.config import Config
 
-        return boto3.client(service, region_name=self.settings.aws_region, config=Config(**config) if config else None)
+        # A session of its own, used under the lock: a boto3 session is not thread-safe (offline,
+        # the API's threads build clients while moto's execution threads build theirs from the
+        # default session); the clients it makes are.
+        with self._lock:
+            if self._session is None:
+                self._session = boto3.session.Session()
+            return self._session.client(service, region_name=self.settings.aws_region, config=Config(**config) if config else None)
 
     def _bedrock(self):
         # Read patiently, retry little (the state machine retries too). One step's worst case,
@@ -118,9 +125,13 @@ class Container:
     def lesson_workflow(self) -> LessonWorkflow:
         return LessonWorkflow(
             llm=self.llm, states=self.states, payloads=self.payloads, lessons=_Lazy(lambda: self.database),
-            events=_Lazy(lambda: self._publisher("generate_batch_content")),
+            events=_Lazy(lambda: self.lesson_events),
             settings=LessonSettings(max_repairs=self.settings.llm_max_repairs),
         )
+
+    @cached_property
+    def lesson_events(self) -> EventPublisher:
+        return self._publisher("generate_batch_content")
 
     @cached_property
     def events(self) -> EventPublisher:
