@@ -42,7 +42,7 @@ fault-matrix: install
 load: install
 	$(BIN)/python -m coursegen_local.load --courses 50
 
-# The benchmarks: results/report.md and PNG plots (a few minutes on 2 cores).
+# The benchmarks: results/report.md and PNG plots (about fifteen minutes on 2 cores).
 bench: install
 	$(BIN)/python -m bench
 

@@ -1,4 +1,4 @@
-"""make bench: every benchmark of issues 5 and 12, on this machine, in about ten minutes.
+"""make bench: every benchmark of issues 5, 12 and 13, on this machine, in about fifteen minutes.
 
 Writes results/report.md and PNG plots beside it. `python -m bench --quick` runs a smaller grid
 (for a smoke test of the harness); the report says which grid ran.
@@ -19,7 +19,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench import api_latency, memory, report, search_scale
+from bench import api_latency, lesson_stage, memory, report, search_scale
 from bench.critical_path import FIRST_TOKEN, PER_TOKEN, run_course
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
@@ -81,6 +81,8 @@ def main() -> int:
     stages.begin("payloads and memory")  # 5
     # a part per topic at most: a broad query whose 8 books all pass the grounding gate well (60 topics)
     forty = run_course(40, 4, 0.0, 0.0, adapters, query="Learn equity valuation and corporate finance")
+    stages.begin("lesson stage")  # 7: issue 13's figures
+    lessons = lesson_stage.measure(adapters, quick=args.quick)
     adapters["database"].close()
     rss_mb = memory.peak_rss_mb()
     stages.begin("API latency")  # 3
@@ -100,9 +102,11 @@ def main() -> int:
                f"{os.cpu_count()} cores, Python {platform.python_version()}"
                + (" - **quick grid** (harness check, not the figures)" if args.quick else "") + ".\n")
     lines = [heading, *report.critical_path_section(runs), *report.cost_section(runs), *report.api_section(api),
-             *report.search_section(search), *report.payload_section(runs, forty, rss_mb), *report.ingestion_section(ingest), stages.summary()]
+             *report.search_section(search), *report.payload_section(runs, forty, rss_mb), *report.ingestion_section(ingest),
+             *report.lesson_stage_section(lessons), stages.summary()]
     report.plot_critical_path(runs, args.out / "critical_path.png")
     report.plot_search(search, args.out / "search.png")
+    report.plot_lesson_stage(lessons, args.out / "lesson_stage.png")
     (args.out / "report.md").write_text("\n".join(lines) + "\n")
     print((args.out / "report.md").read_text())
     return 0

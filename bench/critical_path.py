@@ -14,6 +14,8 @@ import dataclasses
 from dataclasses import dataclass
 
 from coursegen.adapters.offline import OfflinePlanner, SimulatedLatencyLlm
+from coursegen.config import Settings
+from coursegen.domain.estimate import AWS_PRICES, PRICES_AS_OF, model_price
 from coursegen.domain.prompts import Prompt
 from coursegen.models import CourseRequest
 from coursegen_local.runner import LocalRunner
@@ -114,15 +116,13 @@ def _seconds_between(first: dict, last: dict) -> float:
     return (last["timestamp"] - first["timestamp"]).total_seconds()
 
 
-# Public on-demand prices, us-east-1, as published on the AWS pricing pages in 2025 (written from
-# those pages, not fetched: this machine reaches no network but package registries).
+DEFAULT_MODEL = Settings.model_fields["llm_model_id"].default
+# The prices a dry run's estimate uses (coursegen/domain/estimate.py), for the default model.
 PRICES = {
-    "date": "2025 (us-east-1, on-demand; check the AWS pricing pages for today's)",
-    "state_transition": 0.025 / 1000,  # Step Functions Standard, per transition
-    "lambda_request": 0.20 / 1_000_000,
-    "lambda_gb_second": 0.0000166667,  # x86
-    "input_token": 0.80 / 1_000_000,  # Claude 3.5 Haiku on Bedrock
-    "output_token": 4.00 / 1_000_000,
+    "date": f"{PRICES_AS_OF} (check the AWS pricing pages for today's)",
+    **AWS_PRICES,
+    "input_token": model_price(DEFAULT_MODEL)[0],
+    "output_token": model_price(DEFAULT_MODEL)[1],
 }
 LAMBDA_GB = SamTemplate().doc["Globals"]["Function"]["MemorySize"] / 1024  # every workflow function's
 LAMBDA_SECONDS_PER_STEP = 0.15  # a step's own work, beside the model call it waits on

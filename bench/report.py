@@ -13,7 +13,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from bench import api_latency, ingestion, search_scale  # noqa: E402
+from bench import api_latency, ingestion, lesson_stage, search_scale  # noqa: E402
 from bench.critical_path import FIRST_TOKEN, LAMBDA_GB, PER_TOKEN, PRICES, REAL_SCALE, PathRun, course_cost  # noqa: E402
 from coursegen.services.library import BATCH  # noqa: E402
 from coursegen_local.cli import SERVE_MAX_RUNNING  # noqa: E402
@@ -153,6 +153,109 @@ def ingestion_section(rows: list[dict]) -> list[str]:
             *ingestion.table(rows),
             f"\nFigure: the same upload again embeds nothing: {again['texts_embedded']} texts in "
             f"{again['embedder_calls']} embedder calls - {verdict(again['texts_embedded'] == 0 and again['books'] == first['books'])}.\n"]
+
+
+def lesson_stage_section(results: lesson_stage.LessonStageResults) -> list[str]:
+    seed, shape = results.seed, results.seed_figures
+    lines = ["## 7. The lesson stage" + (" (quick grid: harness check, not the figures)" if results.quick else "") + "\n",
+             f"The seed's course (seed 003: 7 modules, 42 lessons; here {shape.parts} parts, {shape.lessons} lessons, "
+             f"{shape.hours:g} hours) in batches of {lesson_stage.BATCH_SIZE} lessons ({shape.batches} batches), every lesson "
+             f"written in full by the offline writer, each model call at a simulated {lesson_stage.LESSON_FIRST_TOKEN} s + "
+             f"{lesson_stage.LESSON_PER_TOKEN * 1000:.1f} ms per output token. A lesson is a full-length answer "
+             f"({shape.content_output_tokens // shape.lessons:,} output tokens a lesson, its visual proposal included), so "
+             "it streams 20x faster than section 1's calls: a batch takes seconds where seed 003's took 6-7 minutes. "
+             "Everything below is read from the content stage's own execution history. Critical path given MaxConcurrency "
+             "= the states before the WriteBatches Map and after it, as they ran, + the batches as measured in the same "
+             "run, each started in Map order on the first free slot (an ideal scheduler of that many slots; the Map starts "
+             "its items in order). Speedup = the sum of the batch durations (the batches one after another: the seed's "
+             "sequential chain) / the stage's wall time, both from the same run.\n",
+             "| MaxConcurrency | batches | stage wall (s) | critical path (s) | wall / path | sum of batches (s) | speedup | "
+             "median batch (s) | WriteBatches wall (s) | its speedup |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in seed:
+        batches = sorted(r.batch_seconds)
+        lines.append(f"| {r.max_concurrency} | {len(batches)} | {r.wall_seconds:.2f} | {r.critical_path_seconds:.2f} | "
+                     f"{r.ratio:.3f} | {r.sequential_seconds:.2f} | {r.speedup:.3f}x | {batches[len(batches) // 2]:.2f} | "
+                     f"{r.map_wall_seconds:.2f} | {r.map_speedup:.3f}x |")
+    worst = max(r.ratio for r in seed)
+    two = next((r for r in seed if r.max_concurrency == 2), None)
+    lines.append(f"\nFigure: lesson-stage wall <= 1.10 x its critical path at every MaxConcurrency: worst {worst:.3f} - "
+                 f"{verdict(worst <= 1.10)}.")
+    if two:
+        lines.append(f"Figure: speedup over the sequential chain >= 1.9x at MaxConcurrency 2 (seed 003: 90 -> 45 minutes): "
+                     f"{two.speedup:.3f}x - {verdict(two.speedup >= 1.9)}.")
+    lines.append("\nA Map of n batches on m slots runs ceil(n / m) rounds, so the speedup cannot pass n / ceil(n / m) ("
+                 + ", ".join(f"{len(r.batch_seconds) / -(-len(r.batch_seconds) // r.max_concurrency):.1f}x at {r.max_concurrency}"
+                             for r in seed)
+                 + "); the states around the Map (planning, the book) run once whatever the slots. The median batch "
+                 "shows what running batches at once costs each one on this machine's cores.\n")
+    lines.append("![lesson stage: wall time and critical path](lesson_stage.png)\n")
+
+    two_hours, forty, hundred = results.two_hours, results.forty_parts, results.hundred_hours
+    usage = two_hours.usage
+    cost = course_cost(usage, real_scale=1.0)  # usage.llm_seconds is at real scale already
+    outline_in, outline_out = usage.input_tokens - two_hours.content_input_tokens, usage.output_tokens - two_hours.content_output_tokens
+    tokens_cost = lambda tokens_in, tokens_out: tokens_in * PRICES["input_token"] + tokens_out * PRICES["output_token"]  # noqa: E731
+    lines += [f"### Tokens and cost of a {two_hours.hours:g}-hour course\n",
+              f"{two_hours.lessons} lessons in full ({two_hours.parts} parts), both executions (the course's and its content "
+              "stage's). Tokens counted as in section 2 (the offline planner's and writer's prompts and answers, 4 characters "
+              f"a token), at its prices of {PRICES['date']}. Lambda is billed while it waits on the model: an outline "
+              f"call at {REAL_SCALE}x the {FIRST_TOKEN} s + {PER_TOKEN * 1000:.0f} ms a token of section 1, as section 2 bills "
+              "it; a content-stage call at that latency once (a lesson is already full length).\n",
+              "| stage | model calls | tokens in | tokens out | model $ |",
+              "|---|---|---|---|---|",
+              f"| outline | {two_hours.model_calls - two_hours.content_calls} | {outline_in:,} | {outline_out:,} | "
+              f"{tokens_cost(outline_in, outline_out):.4f} |",
+              f"| content (lessons, visuals) | {two_hours.content_calls} | {two_hours.content_input_tokens:,} | "
+              f"{two_hours.content_output_tokens:,} | {tokens_cost(two_hours.content_input_tokens, two_hours.content_output_tokens):.4f} |",
+              f"\nThe whole course: {usage.transitions} state transitions and {usage.lambda_invocations} Lambda invocations "
+              f"(+1, the API's): Step Functions ${cost['step_functions']:.5f} + Lambda ${cost['lambda']:.5f} + model "
+              f"${cost['llm']:.4f} = **${cost['total']:.4f}**.\n"]
+
+    lines += ["### Payloads and history events at scale\n",
+              "Every lesson is written in full here too, so the counts are a full course's (placeholders were not needed: at "
+              "no simulated latency the large courses take the seconds the table shows on this machine). Payload = the "
+              "largest input or output of any event in the histories of both executions (GetExecutionHistory). The "
+              f"{forty.label} has parts of the length the time budget gives a long course's (90 minutes: {forty.hours:g} "
+              "hours), so it carries its full share of lessons and batches (section 5's 40 parts of 20 minutes have a "
+              "lesson each); the 100-hour course has the parts the library's topics allow.\n",
+              "| course | hours | parts | lessons | batches | run (s) | course execution events | content execution events | "
+              "largest payload (bytes) | where |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
+    for f in (shape, two_hours, forty, hundred):
+        lines.append(f"| {f.label} | {f.hours:g} | {f.parts} | {f.lessons} | {f.batches} | {f.run_seconds:.0f} | "
+                     f"{f.course_events:,} | {f.content_events:,} | {f.largest_payload_bytes:,} | {f.largest_payload_at} |")
+    events = max(hundred.course_events, hundred.content_events)
+    lines += [f"\nFigure: largest state payload of the {forty.label} with all its lessons <= 8 KB: "
+              f"{forty.largest_payload_bytes:,} bytes ({forty.largest_payload_at}) - "
+              f"{verdict(forty.largest_payload_bytes <= lesson_stage.PAYLOAD_LIMIT)}.",
+              f"Figure: execution history events of the {hundred.label} under {lesson_stage.HISTORY_QUOTA:,} per execution: "
+              f"course {hundred.course_events:,}, content {hundred.content_events:,} - "
+              f"{verdict(events < lesson_stage.HISTORY_QUOTA)}.\n"]
+    return lines
+
+
+def plot_lesson_stage(results: lesson_stage.LessonStageResults, path: Path) -> None:
+    seed = results.seed
+    slots = [r.max_concurrency for r in seed]
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    left.plot(slots, [r.wall_seconds for r in seed], marker="o", label="stage wall")
+    left.plot(slots, [r.critical_path_seconds for r in seed], linestyle="--", marker="x", label="critical path")
+    left.plot(slots, [r.sequential_seconds for r in seed], linestyle=":", label="sum of batches (sequential chain)")
+    left.set(xlabel="MaxConcurrency", ylabel="seconds", xscale="log", title=f"Lesson stage, {seed[0].lessons} lessons")
+    right.plot(slots, [r.speedup for r in seed], marker="o", label="speedup (sum of batches / wall)")
+    right.plot(slots, [len(r.batch_seconds) / -(-len(r.batch_seconds) // r.max_concurrency) for r in seed],
+               linestyle="--", label="n / ceil(n / m): the rounds' limit")
+    right.plot(slots, [r.ratio for r in seed], marker="s", label="wall / critical path")
+    right.axhline(1.10, color="red", linestyle=":", label="1.10 target")
+    right.set(xlabel="MaxConcurrency", xscale="log", title="Speedup and overhead")
+    for axis in (left, right):
+        axis.set_xticks(slots, [str(m) for m in slots])
+        axis.minorticks_off()  # a log axis labels its minor ticks too ("3 x 10^0")
+        axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
 
 
 def plot_critical_path(runs: list[PathRun], path: Path) -> None:

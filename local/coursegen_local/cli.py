@@ -3,6 +3,7 @@
   coursegen books import data/books/sample_library.jsonl
   coursegen generate "Learn DCF valuation" --hours 2
   coursegen show COURSE_ID --json
+  coursegen export COURSE_ID --format epub --out course.epub
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import argparse
 import contextlib
 import json
 import re
+import shutil
 import signal
 import sys
 import threading
@@ -28,6 +30,7 @@ from coursegen.models import (
     COURSE_ID_PATTERN,
     MAX_HOURS,
     MIN_HOURS,
+    ContentMode,
     CoursePreferences,
     CourseRequest,
     Depth,
@@ -38,6 +41,7 @@ from coursegen.models import (
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
+BOOK_FORMATS = ("md", "html", "epub")
 SERVE_MAX_RUNNING = 2  # courses `coursegen serve` generates at once by default
 COURSE_ID = re.compile(COURSE_ID_PATTERN)
 
@@ -67,6 +71,11 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("--language", default="en", help="de, en, es or fr (default en; the offline writer writes en only)")
     generate.add_argument("--full-lessons", type=_whole_number(0), default=None, metavar="N",
                           help="write the first N lessons in full, the rest as placeholders (default: all)")
+    generate.add_argument("--content", choices=[m.value for m in ContentMode], default=ContentMode.theory.value,
+                          help="theory: lessons only (default); theory_and_labs: and one lab per part")
+    generate.add_argument("--dry-run", action="store_true",
+                          help="plan the outline and the lessons, write no lesson: print an estimate of the tokens, cost and "
+                               "time writing them would take")
     generate.add_argument("--course-id", type=_course_id, help="reuse a course id (letters, digits, - and _, at most 80): "
                           "storing again replaces that course, never duplicates it")
     generate.add_argument("--max-concurrency", type=_whole_number(1, 40), metavar="N",
@@ -80,6 +89,12 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("course_id", help="as 'coursegen list' or 'generate' printed it")
     show.add_argument("--json", action="store_true", help="print the course as one JSON object")
     show.add_argument("--lessons", action="store_true", help="and its lessons (with --json: each in full)")
+    show.add_argument("--labs", action="store_true", help="and its labs (with --json: each in full)")
+
+    export = commands.add_parser("export", help="write a generated course's book (Markdown, HTML or EPUB) to a file")
+    export.add_argument("course_id", help="as 'coursegen list' or 'generate' printed it")
+    export.add_argument("--format", choices=BOOK_FORMATS, default="html", help="md, html or epub (default html)")
+    export.add_argument("--out", type=Path, metavar="PATH", help="the file to write (default: ./<course id>.<format>)")
 
     serve = commands.add_parser("serve", help="serve the course API on 127.0.0.1 (executions run offline in the background)")
     serve.add_argument("--port", type=_whole_number(0, 65535), default=8080, help="port to listen on (default 8080; 0: any free one)")
@@ -131,6 +146,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _show(args)
     if args.command == "list":
         return _list(args)
+    if args.command == "export":
+        return _export(args)
     if args.command == "serve":
         return _serve(args)
     if args.books_command == "import":
@@ -146,6 +163,8 @@ def _request(args: argparse.Namespace) -> CourseRequest:
             preferences=CoursePreferences(depth=args.depth, pace=args.pace),
             language=args.language,
             full_lessons_count=args.full_lessons,
+            content_mode=args.content,
+            dry_run=args.dry_run,
         )
     except ValidationError as error:
         raise UsageError(describe_validation_error(error)) from None
@@ -176,7 +195,9 @@ def _generate(args: argparse.Namespace) -> int:
             print(f'Generating "{request.query}" ({request.hours:g} h) with {runner.container.llm.name} ...', file=sys.stderr)
         with contextlib.redirect_stdout(sys.stderr):  # stdout is for the outline (or the JSON) only
             result = runner.run(request, course_id=args.course_id, on_progress=progress)
-        lessons = runner.container.database.list_lessons(result.course_id) if result.course is not None else []
+        written = result.course is not None and not request.dry_run  # a dry run writes none (rows of a run before are not its)
+        lessons = runner.container.database.list_lessons(result.course_id) if written else []
+        labs = runner.container.database.list_labs(result.course_id) if written else []
         book = _save_book(runner, result.course_id) if lessons else None
     if result.course is None:
         error = result.status.get("error") or {"type": result.execution_status, "message": "the execution did not complete", "phase": result.status.get("phase")}
@@ -187,6 +208,8 @@ def _generate(args: argparse.Namespace) -> int:
     if args.json:
         document = result.course.document() | {
             "lessons": [lesson_document(lesson) for lesson in lessons],
+            "labs": [lab_document(lab) for lab in labs],
+            **({"estimate": result.status.get("estimate")} if request.dry_run else {}),
             "book": {fmt: str(path) for fmt, path in (book or {}).items()},
             "run": {"seconds": round(result.seconds, 2), "transitions": result.transitions,
                     "lambda_invocations": result.lambda_invocations, "largest_payload_bytes": result.largest_payload_bytes},
@@ -195,6 +218,10 @@ def _generate(args: argparse.Namespace) -> int:
     else:
         print(render_course(result.course))
         print(render_lessons(lessons, book))
+        if labs:
+            print(render_labs(labs))
+        if request.dry_run:
+            print(render_estimate(result.status.get("estimate")))
         print(f"\nRun: {result.seconds:.1f} s, {result.transitions} state transitions, {result.lambda_invocations} Lambda invocations, "
               f"largest state payload {result.largest_payload_bytes} bytes.")
     return 0
@@ -292,14 +319,49 @@ def _with_repository(action):
 
 
 def _show(args: argparse.Namespace) -> int:
-    course, lessons = _with_repository(lambda c: (c.courses.get_course(args.course_id), c.database.list_lessons(args.course_id)))
+    course, lessons, labs = _with_repository(lambda c: (
+        c.courses.get_course(args.course_id), c.database.list_lessons(args.course_id), c.database.list_labs(args.course_id)))
     if course is None:
         raise UsageError(f"no course with id {args.course_id} (see 'coursegen list')")
     if args.json:
         document = course.document() | ({"lessons": [lesson_document(lesson) for lesson in lessons]} if args.lessons else {})
+        document |= {"labs": [lab_document(lab) for lab in labs]} if args.labs else {}
         print(json.dumps(document, indent=2, ensure_ascii=False))
     else:
-        print(render_course(course) + (render_lessons(lessons, None) if args.lessons else ""))
+        print(render_course(course) + (render_lessons(lessons, None) if args.lessons else "")
+              + ((render_labs(labs) or "\nLabs: none (a theory course; generate with --content theory_and_labs for labs)")
+                 if args.labs else ""))
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    """The book generate built and saved (COURSEGEN_HOME/books/<id>/), written where the user says.
+    Offline the payload bucket lives only as long as its run: the saved copy is the book."""
+    from coursegen_local.database import data_home
+
+    if not COURSE_ID.fullmatch(args.course_id):
+        raise UsageError(f"no course with id {args.course_id} (see 'coursegen list')")
+    saved = data_home() / "books" / args.course_id / f"course.{args.format}"
+    if not saved.is_file():
+        course = _with_repository(lambda c: c.courses.get_course(args.course_id))
+        if course is None:
+            raise UsageError(f"no course with id {args.course_id} (see 'coursegen list')")
+        raise UsageError(f"course {args.course_id} has no book saved here (a dry run writes none): "
+                         f"generate it again with 'coursegen generate ... --course-id {args.course_id}'")
+    out = args.out or Path(f"{args.course_id}.{args.format}")
+    if out.is_dir():
+        raise UsageError(f"{out}: is a folder; name the file to write, e.g. {out / saved.name}")
+    if not out.parent.is_dir():
+        raise UsageError(f"{out.parent}: no such folder")
+    partial = out.with_name(f".{out.name}.partial")  # never a half-written book under the name asked for
+    partial.write_bytes(saved.read_bytes())
+    partial.replace(out)
+    figures = saved.parent / "figures"
+    extra = ""
+    if args.format == "md" and figures.is_dir():  # the Markdown names its figures' files (HTML and EPUB hold theirs)
+        shutil.copytree(figures, out.parent / "figures", dirs_exist_ok=True)
+        extra = f", and its {len(list(figures.iterdir()))} figure(s) in {out.parent / 'figures'}"
+    print(f"Wrote {out} ({out.stat().st_size:,} bytes, {args.format}){extra}.")
     return 0
 
 
@@ -376,11 +438,19 @@ def _save_book(runner, course_id: str) -> dict[str, Path]:
     folder = data_home() / "books" / course_id
     folder.mkdir(parents=True, exist_ok=True)
     s3 = runner.container._aws("s3")
+    bucket = runner.container.settings.payload_bucket
     saved = {}
     for fmt, key in book_keys(course_id).items():
-        body = s3.get_object(Bucket=runner.container.settings.payload_bucket, Key=key)["Body"].read()
         saved[fmt] = folder / f"course.{fmt}"
-        saved[fmt].write_bytes(body)
+        saved[fmt].write_bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    # the Markdown's figures, beside it as it names them (figures/lesson-P-S.svg)
+    shutil.rmtree(folder / "figures", ignore_errors=True)
+    prefix = f"courses/{course_id}/book/"
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix + "figures/"):
+        for item in page.get("Contents", []):
+            target = folder / item["Key"].removeprefix(prefix)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read())
     return saved
 
 
@@ -401,6 +471,44 @@ def render_lessons(lessons, book: dict[str, Path] | None) -> str:
     if book:
         lines.append(f"Book: {book['html']} (also {book['md'].name}, {book['epub'].name})")
     return "\n".join(lines)
+
+
+def lab_document(lab) -> dict:
+    """A lab as `generate --json` and `show --labs --json` give it."""
+    return {"lab_id": lab.lab_id, "part_index": lab.part_index, "title": lab.title, "status": lab.status,
+            "objectives": lab.objective_ids, "sources": lab.book_ids, "markdown": lab.markdown}
+
+
+def render_labs(labs) -> str:
+    if not labs:
+        return ""
+    lines = ["", f"Labs ({len(labs)}, one per part):"]
+    lines += [f"  Lab {lab.part_index + 1}  {lab.title} - practises {len(lab.objective_ids)} objective(s)"
+              + ("" if lab.status == "full" else f" ({lab.status})") for lab in labs]
+    return "\n".join(lines)
+
+
+def render_estimate(estimate: dict | None) -> str:
+    if not estimate:
+        return "\nDry run: no estimate was recorded."
+    cost = estimate["cost_usd"]
+    cost = "no price listed for the model" if cost is None else f"${cost:.2f}" if cost >= 0.01 else "under $0.01"
+    return "\n".join([
+        "",
+        f"Dry run: no lesson written. Writing the {estimate['lessons_planned']} planned lessons "
+        f"({estimate['lessons_in_full']} in full, {estimate['batches']} batches"
+        + (f", and {estimate['labs']} labs" if estimate.get("labs") else "") + ") would take about:",
+        f"  model calls      {estimate['model_calls']:,}",
+        f"  tokens           {estimate['input_tokens']:,} in, {estimate['output_tokens']:,} out",
+        f"  cost             {cost}",
+        f"  time             {_minutes(estimate['wall_seconds'])} ({estimate['max_concurrency']} batches at once; "
+        f"{_minutes(estimate['sequential_seconds'])} one after another)",
+        f"  basis            {estimate['basis']}",
+    ])
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
 
 
 def render_course(course: StoredCourse) -> str:

@@ -111,11 +111,10 @@ def _delete_part_sections(index: int) -> Callable[[Any, dict], None]:
 def _delete_lesson(lesson_index: int) -> Callable[[Any, dict], None]:
     """Delete one written lesson's artifact (by its place in the course, 0-based) from S3."""
     def delete(runner: Any, payload: dict) -> None:
-        from coursegen.services.outline import artifact_key
+        from coursegen.services.lessons import lesson_key, lesson_plans
 
         state = runner.container.states.load(payload["course_id"])
-        plan = runner.container.lesson_workflow._plans(state)[lesson_index]
-        runner.delete_payload(artifact_key(state, f"lessons/{plan.lesson_id}.json"))
+        runner.delete_payload(lesson_key(state, lesson_plans(runner.container.payloads, state)[lesson_index]))
 
     return delete
 

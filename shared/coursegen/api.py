@@ -42,6 +42,7 @@ app = APIGatewayRestResolver(enable_validation=True)
 
 CourseId = Annotated[str, Path(pattern=COURSE_ID_PATTERN, description="The course id POST /courses returned")]
 LessonId = Annotated[str, Path(pattern=r"^[0-9a-fA-F-]{36}$", description="A lesson id GET /courses/{course_id}/lessons listed")]
+LabId = Annotated[str, Path(pattern=r"^[0-9a-fA-F-]{36}$", description="A lab id GET /courses/{course_id}/labs listed")]
 
 
 class Accepted(BaseModel):
@@ -292,6 +293,23 @@ def list_lessons(course_id: CourseId) -> dict:
                     404: {"description": "No such course or lesson", "content": {"application/json": {"model": Problem}}}})
 def get_lesson(course_id: CourseId, lesson_id: LessonId) -> dict:
     return course_service().lesson(course_id, lesson_id, owner())
+
+
+@app.get("/courses/<course_id>/labs", summary="List a course's labs (theory_and_labs): id, part, title, objectives, status",
+         responses={200: {"description": "One lab per part, in part order (the latest revision of each); none for a "
+                               "theory course"},
+                    404: {"description": "No such course", "content": {"application/json": {"model": Problem}}},
+                    409: {"description": "The lessons and labs are not written yet",
+                          "content": {"application/json": {"model": Problem}}}})
+def list_labs(course_id: CourseId) -> dict:
+    return course_service().labs(course_id, owner(), base_path=base_path())
+
+
+@app.get("/courses/<course_id>/labs/<lab_id>", summary="Read one lab: its Markdown and metadata",
+         responses={200: {"description": "The lab: Markdown, part, title, objective and book ids, status"},
+                    404: {"description": "No such course or lab", "content": {"application/json": {"model": Problem}}}})
+def get_lab(course_id: CourseId, lab_id: LabId) -> dict:
+    return course_service().lab(course_id, lab_id, owner())
 
 
 @app.get("/courses", summary="List your courses, newest first")

@@ -11,12 +11,17 @@ from functools import cached_property
 
 from coursegen.config import Settings
 from coursegen.errors import ConfigurationError
-from coursegen.ports import BookRepository, CourseRepository, Embedder, EventPublisher, Llm, PayloadStore, StateStore, WorkflowStarter
+from coursegen.ports import (
+    BookRepository, CourseRepository, Embedder, EventPublisher, FigureRenderer, Llm, PayloadStore, StateStore, WorkflowStarter,
+)
 from coursegen.services.courses import OFFLINE_LANGUAGES, CourseService
+from coursegen.services.estimate import ContentEstimation
 from coursegen.services.execution_end import ExecutionEndService
+from coursegen.services.labs import LabSettings, LabWorkflow
 from coursegen.services.lessons import LessonSettings, LessonWorkflow
 from coursegen.services.library import LibraryIngestion
 from coursegen.services.outline import OutlineSettings, OutlineWorkflow
+from coursegen.services.visuals import VisualWorkflow
 
 
 class Container:
@@ -128,6 +133,28 @@ class Container:
             events=_Lazy(lambda: self.lesson_events),
             settings=LessonSettings(max_repairs=self.settings.llm_max_repairs),
         )
+
+    @cached_property
+    def content_estimation(self) -> ContentEstimation:
+        s = self.settings
+        offline = s.llm_provider in ("offline", "simulated")
+        return ContentEstimation(states=self.states, payloads=self.payloads, offline=offline,
+                                 model_id=s.openai_model if s.llm_provider == "openai" else s.llm_model_id)
+
+    @cached_property
+    def lab_workflow(self) -> LabWorkflow:
+        return LabWorkflow(llm=self.llm, states=self.states, payloads=self.payloads,
+                           settings=LabSettings(max_repairs=self.settings.llm_max_repairs))
+
+    @cached_property
+    def figure_renderer(self) -> FigureRenderer:
+        from coursegen.adapters.figures import SvgFigureRenderer
+
+        return SvgFigureRenderer()
+
+    @cached_property
+    def visual_workflow(self) -> VisualWorkflow:
+        return VisualWorkflow(llm=self.llm, states=self.states, payloads=self.payloads, renderer=self.figure_renderer)
 
     @cached_property
     def lesson_events(self) -> EventPublisher:
@@ -243,6 +270,18 @@ def library_ingestion() -> LibraryIngestion:
 
 def lesson_workflow() -> LessonWorkflow:
     return container().lesson_workflow
+
+
+def lab_workflow() -> LabWorkflow:
+    return container().lab_workflow
+
+
+def content_estimation() -> ContentEstimation:
+    return container().content_estimation
+
+
+def visual_workflow() -> VisualWorkflow:
+    return container().visual_workflow
 
 
 def execution_end_service() -> ExecutionEndService:

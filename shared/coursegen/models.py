@@ -54,6 +54,13 @@ class Pace(str, Enum):
     intensive = "intensive"
 
 
+class ContentMode(str, Enum):
+    """Seed 003's content modes: lessons only, or lessons and one lab per part."""
+
+    theory = "theory"
+    theory_and_labs = "theory_and_labs"
+
+
 class CoursePreferences(BaseModel):
     """How the learner wants the course: depth and pace shape the part and section sizes."""
 
@@ -82,6 +89,14 @@ class CourseRequest(BaseModel):
         None, ge=0, le=10_000,
         description="Write the first N lessons in full, the rest as placeholders (title, objectives, sources): a cheap "
                     "preview. Default: all.")
+    content_mode: ContentMode = Field(
+        ContentMode.theory,
+        description="theory: lessons only; theory_and_labs: lessons and one lab per part (goal, setup, steps, expected "
+                    "result, solution, self-check).")
+    dry_run: bool = Field(
+        False, strict=True,
+        description="Plan the outline and the lessons, write no lesson, and answer with an estimate of the tokens, "
+                    "cost and time of writing them (in the course's status).")
 
     @field_validator("query")
     @classmethod
@@ -98,7 +113,11 @@ class CourseRequest(BaseModel):
     def fingerprint(self) -> str:
         """Identifies what was asked (not who asked or the course id): artifacts are keyed by it."""
         request = CourseRequest.model_validate(self.model_dump(include=set(CourseRequest.model_fields)))
-        return hashlib.sha256(request.model_dump_json().encode()).hexdigest()
+        # Fields added since courses were first stored count only when set: an earlier request's
+        # fingerprint (its Idempotency-Key replay, its resume's artifacts) stays what it was.
+        added = {name for name, default in (("content_mode", ContentMode.theory), ("dry_run", False))
+                 if getattr(request, name) == default}
+        return hashlib.sha256(request.model_dump_json(exclude=added).encode()).hexdigest()
 
 
 COURSE_ID_PATTERN = r"^[A-Za-z0-9_-]{1,80}$"  # an execution name's characters, and a safe S3 key part
@@ -134,8 +153,28 @@ class Phase(str, Enum):
     storing = "storing"
     planning_lessons = "planning_lessons"
     writing_lessons = "writing_lessons"
+    writing_labs = "writing_labs"
     building_book = "building_book"
+    estimating = "estimating"  # a dry run: the lessons are planned, not written
     complete = "complete"
+
+
+class ContentEstimate(BaseModel):
+    """What writing a course's lessons would take (a dry run): coursegen/domain/estimate.py."""
+
+    lessons_planned: int
+    lessons_in_full: int
+    batches: int
+    labs: int = 0
+    model_calls: int
+    input_tokens: int
+    output_tokens: int
+    model: str
+    cost_usd: float | None  # None: no price is listed for the model
+    wall_seconds: int
+    sequential_seconds: int
+    max_concurrency: int
+    basis: str  # how it was reckoned, in a sentence or two
 
 
 class BookSummary(BaseModel):
@@ -303,6 +342,49 @@ class StoredLesson(BaseModel):
         }
 
 
+# uuid5(NAMESPACE_URL, "https://coursegen/labs"), written out so it can never drift.
+_LAB_NAMESPACE = uuid.UUID("34887cd9-344d-5a4a-b688-dbcdd4956df5")
+
+
+class StoredLab(BaseModel):
+    """One part's lab (theory_and_labs courses), as PostgreSQL holds it; like a lesson, a part's
+    lab may be written again (a revision) and the latest revision is the one readers see."""
+
+    lab_id: str
+    course_id: str
+    part_index: int
+    title: str  # the part's title: the book and the CLI number it "Lab <part>"
+    markdown: str
+    objective_ids: list[str]  # the objectives of the part's lessons it practises
+    book_ids: list[str]
+    status: Literal["full", "placeholder"] = "full"
+    revision: int = 1
+
+    @field_validator("lab_id")
+    @classmethod
+    def _a_uuid(cls, value: str) -> str:
+        try:
+            return str(uuid.UUID(value))
+        except ValueError:
+            raise ValueError("must be a UUID") from None
+
+    @staticmethod
+    def id_for(course_id: str, part_index: int, revision: int = 1) -> str:
+        """The lab id of a part's revision, the same on every run (a retry or resume names it alike)."""
+        return str(uuid.uuid5(_LAB_NAMESPACE, f"{course_id}/{part_index}/{revision}"))
+
+    def summary(self) -> dict[str, Any]:
+        """The lab's entry in GET /courses/{id}/labs: no Markdown."""
+        return {
+            "lab_id": self.lab_id,
+            "part_index": self.part_index,
+            "title": self.title,
+            "objective_ids": self.objective_ids,
+            "status": self.status,
+            "revision": self.revision,
+        }
+
+
 class Progress(BaseModel):
     """Counted per part, by index: a retried part sets its own entry again instead of counting twice."""
 
@@ -346,6 +428,8 @@ class CourseState(BaseModel):
     pending_course_prefs: CoursePreferences = Field(default_factory=CoursePreferences)
     language: str = "en"
     full_lessons_count: int | None = None  # None: every lesson in full
+    dry_run: bool = False  # plan, estimate, write no lesson
+    content_mode: ContentMode = ContentMode.theory
     # outline generation
     book_summaries_json: str = "[]"
     parts_list: list[dict[str, Any]] = Field(default_factory=list)
@@ -353,6 +437,7 @@ class CourseState(BaseModel):
     outline_text: str = ""
     outline_complete: bool = False
     lessons_complete: bool = False  # BuildBook stored every lesson and the book: the course is whole
+    estimate: ContentEstimate | None = None  # a dry run's answer (EstimateContent)
     # lesson writing (later phases; kept so no field is lost between phases)
     current_course: dict[str, Any] | None = None
     current_section: dict[str, Any] | None = None
@@ -402,6 +487,8 @@ class CourseState(BaseModel):
         self.pending_course_prefs = request.preferences
         self.language = request.language
         self.full_lessons_count = request.full_lessons_count
+        self.dry_run = request.dry_run
+        self.content_mode = request.content_mode
 
     @property
     def course_title(self) -> str:

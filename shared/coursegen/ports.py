@@ -9,8 +9,9 @@ from typing import Protocol
 
 from coursegen.domain.execution_end import ExecutionEnd
 from coursegen.domain.prompts import Prompt
+from coursegen.domain.visuals import DiagramSpec
 from coursegen.models import BookSummary, CourseOutline, CourseState, FoundBook, StoredCourse
-from coursegen.models import StoredLesson
+from coursegen.models import StoredLab, StoredLesson
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,17 @@ class LessonRepository(Protocol):
 
     def get_lesson(self, course_id: str, lesson_id: str, owner: str | None = None) -> StoredLesson | None: ...
 
+    def store_lab(self, lab: StoredLab) -> None:
+        """Idempotent per (course, part, revision), like store_lesson."""
+
+    def store_content(self, course_id: str, lessons: Sequence[StoredLesson], labs: Sequence[StoredLab]) -> None:
+        """These lessons and labs, at once, and no other of their revision."""
+
+    def list_labs(self, course_id: str, owner: str | None = None) -> list[StoredLab]:
+        """The latest revision of each part's lab, in part order; [] for a theory course or another owner's."""
+
+    def get_lab(self, course_id: str, lab_id: str, owner: str | None = None) -> StoredLab | None: ...
+
 
 class StateStore(Protocol):
     def load(self, course_id: str, include_text: bool = True, entering: str | None = None) -> CourseState:
@@ -115,6 +127,11 @@ class PayloadStore(Protocol):
     def put_bytes(self, key: str, data: bytes, content_type: str) -> None: ...
 
     def get_text(self, key: str) -> str: ...
+
+
+class FigureRenderer(Protocol):
+    def render(self, spec: DiagramSpec) -> str:
+        """The diagram as a self-contained SVG document; any exception means no figure."""
 
 
 class EventPublisher(Protocol):

@@ -147,3 +147,62 @@ def test_full_lessons_writes_the_first_n_in_full_and_the_rest_as_placeholders(cl
     placeholder = lessons[-1]
     assert "Placeholder" in placeholder["markdown"] and "## Objectives" in placeholder["markdown"]
     assert placeholder["objectives"] and placeholder["sources"]
+
+
+def test_dry_run_prints_the_outline_and_an_estimate_and_writes_no_lesson(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSEGEN_HOME", str(tmp_path))
+    code, out, err = cli("generate", "Learn DCF valuation", "--hours", "2", "--dry-run", "--quiet")
+    assert code == 0, err
+    assert "Part 1:" in out and "Dry run: no lesson written" in out and "tokens" in out and "Lessons (" not in out
+    code, out, err = cli("generate", "Learn DCF valuation", "--hours", "2", "--dry-run", "--json", "--quiet")
+    course = json.loads(out)
+    assert course["lessons"] == [] and course["book"] == {}
+    assert course["estimate"]["lessons_planned"] == sum(len(p["sections"]) for p in course["parts"])
+    assert not (tmp_path / "books").exists()
+
+
+def test_export_writes_the_saved_book_in_the_format_asked_for(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSEGEN_HOME", str(tmp_path / "home"))
+    code, out, err = cli("generate", "Learn DCF valuation", "--hours", "1", "--json", "--quiet")
+    course_id = json.loads(out)["course_id"]
+    for fmt in ("md", "html", "epub"):
+        target = tmp_path / f"book.{fmt}"
+        code, out, err = cli("export", course_id, "--format", fmt, "--out", str(target))
+        assert code == 0, err
+        assert target.read_bytes() == (tmp_path / "home" / "books" / course_id / f"course.{fmt}").read_bytes()
+    assert (tmp_path / "book.epub").read_bytes()[:2] == b"PK" and (tmp_path / "book.html").read_text().startswith("<!DOCTYPE")
+    code, out, err = cli("export", course_id, "--out", str(tmp_path / "missing" / "x.html"))
+    assert code == 2 and "no such folder" in err
+    code, out, err = cli("export", "no-such-course")
+    assert code == 2 and "no course with id no-such-course" in err
+
+
+def test_the_saved_and_exported_markdown_book_has_the_figures_it_names(cli, tmp_path, monkeypatch):
+    import re
+
+    monkeypatch.setenv("COURSEGEN_HOME", str(tmp_path / "home"))
+    code, out, err = cli("generate", "Learn accrual accounting and revenue recognition", "--hours", "1", "--json", "--quiet")
+    assert code == 0, err
+    course_id = json.loads(out)["course_id"]
+    saved = tmp_path / "home" / "books" / course_id
+    named = re.findall(r"\]\((figures/[^)]+\.svg)\)", (saved / "course.md").read_text())
+    assert named, "the offline planner draws the accounting course's five-step model"
+    assert all((saved / name).read_text().lstrip().startswith("<svg") for name in named)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    assert cli("export", course_id, "--format", "md", "--out", str(out_dir / "book.md"))[0] == 0
+    assert all((out_dir / name).is_file() for name in named)
+
+
+def test_a_course_generated_again_under_its_id_keeps_only_what_the_new_run_wrote(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSEGEN_HOME", str(tmp_path))
+    code, out, err = cli("generate", "Learn DCF valuation", "--hours", "1", "--content", "theory_and_labs", "--json", "--quiet")
+    first = json.loads(out)
+    assert first["labs"]
+    code, out, err = cli("generate", "Learn DCF valuation", "--hours", "1", "--course-id", first["course_id"], "--json", "--quiet")
+    again = json.loads(out)
+    assert code == 0 and again["course_id"] == first["course_id"] and again["labs"] == []
+    code, out, err = cli("generate", "Learn DCF valuation", "--hours", "1", "--course-id", first["course_id"], "--dry-run",
+                         "--json", "--quiet")
+    assert code == 0, err
+    assert json.loads(out)["lessons"] == [] and json.loads(out)["estimate"]["lessons_planned"] > 0

@@ -26,7 +26,8 @@ def translated(parameters: dict) -> dict:
 def test_every_api_method_requires_the_chosen_authentication(auth):
     body = translated({"ApiAuth": auth})["Resources"]["CourseApi"]["Properties"]["Body"]
     methods = [op for path in body["paths"].values() for op in path.values() if isinstance(op, dict) and "security" in op]
-    assert len(methods) == 7
+    events = yaml_parse((PROJECT_ROOT / "template.yaml").read_text())["Resources"]["ApiFunction"]["Properties"]["Events"]
+    assert len(methods) == sum(event["Type"] == "Api" for event in events.values())  # every route, none left open
     assert all(op["security"] == [{auth: []}] for op in methods)
 
 

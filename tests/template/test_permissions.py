@@ -170,7 +170,9 @@ class _Context:
 
 
 # -- the scenarios ------------------------------------------------------------------------
-DCF = {"query": "Learn DCF valuation", "hours": 2, "preferences": {"depth": "balanced", "pace": "moderate"}, "language": "en"}
+# with labs: WriteLab runs, BuildBook stores the labs, the API reads them
+DCF = {"query": "Learn DCF valuation", "hours": 2, "preferences": {"depth": "balanced", "pace": "moderate"}, "language": "en",
+       "content_mode": "theory_and_labs"}
 DEPLOYED = Deployed()  # the default parameters: create mode, Bedrock, the inference profile
 
 
@@ -220,14 +222,19 @@ def _api_scenarios(runner: LocalRunner, patch: pytest.MonkeyPatch) -> None:
     assert client.request("GET", f"/courses/{course_id}")[0] == 200
     assert client.request("GET", "/courses?limit=5")[0] == 200
     listing = client.request("GET", f"/courses/{course_id}/lessons")[1]
+    labs = client.request("GET", f"/courses/{course_id}/labs")[1]["labs"]
+    assert labs and client.request("GET", f"/courses/{course_id}/labs/{labs[0]['lab_id']}")[0] == 200
     assert client.request("GET", f"/courses/{course_id}/lessons/{listing['lessons'][0]['lesson_id']}")[0] == 200
     # BuildBook finding a lesson missing (a lost S3 object): it reads a key that is not there
     from coursegen.errors import PayloadMissing
-    from coursegen.services.outline import artifact_key
+    from coursegen.services.lessons import lesson_key, lesson_plans
     state = runner.container.states.load(course_id)
-    runner.delete_payload(artifact_key(state, f"lessons/{listing['lessons'][0]['lesson_id']}.json"))
+    runner.delete_payload(lesson_key(state, lesson_plans(runner.container.payloads, state)[0]))
     with pytest.raises(PayloadMissing):
         runner.invoke("BuildBookFunction", {"course_id": course_id})
+    # a dry run: EstimateContent instead of the batches
+    status, dry, _ = client.request("POST", "/courses", {**DCF, "dry_run": True})
+    assert client.wait_until_done(dry["course_id"])[-1]["estimate"]["model_calls"] > 0
     # ReviewOutline, on the stored course (the planner's outline is within 5%: the machine skips it)
     runner.invoke("ReviewOutlineFunction", {"course_id": course_id})
 

@@ -121,3 +121,19 @@ def test_sam_validate_lint_is_clean():
     result = subprocess.run([sam, "validate", "--lint", "--region", "us-east-1"], cwd=PROJECT_ROOT,
                             capture_output=True, text=True, env=env, timeout=180)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_dry_run_bills_the_batch_step_at_its_memory():
+    from coursegen.domain.estimate import BATCH_LAMBDA_GB
+
+    function = TEMPLATE.doc["Resources"]["GenerateBatchContentFunction"]["Properties"]
+    memory = function.get("MemorySize", TEMPLATE.doc["Globals"]["Function"]["MemorySize"])
+    assert BATCH_LAMBDA_GB == memory / 1024
+
+
+def test_the_batch_map_names_each_value_by_the_field_the_expander_put_there():
+    from coursegen.domain.lessons import BATCH_FIELDS
+
+    content = json.loads((PROJECT_ROOT / "statemachine/course_content.asl.json").read_text())
+    selector = content["States"]["WriteBatches"]["ItemSelector"]
+    assert {f"{field}.$": f"$$.Map.Item.Value[{i}]" for i, field in enumerate(BATCH_FIELDS)}.items() <= selector.items()

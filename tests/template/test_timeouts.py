@@ -21,7 +21,7 @@ from coursegen.services.courses import STALE_AFTER_SECONDS
 from coursegen_local.template import PROJECT_ROOT
 from tests.template.test_template import ASL, MACHINE, STATES, TEMPLATE, all_states
 
-LLM_STEPS = {"PlanParts", "ExpandPart", "ReviewOutline", "GenerateBatchContent"}  # the steps that call the model
+LLM_STEPS = {"PlanParts", "ExpandPart", "ReviewOutline", "GenerateBatchContent", "ProcessBatchVisuals", "WriteLab"}  # the steps that call the model
 DOMAIN_ERRORS = {name for name, cls in inspect.getmembers(errors, inspect.isclass) if issubclass(cls, errors.CoursegenError)}
 # The error names Step Functions gives each integration's failures (AWS docs: "Handle Lambda service
 # exceptions", the DynamoDB UpdateItem errors as DynamoDB.<name>, "EventBridge.FailedEntry").

@@ -154,3 +154,20 @@ def test_an_epub_chapter_of_a_hostile_lesson_holds_no_script(tmp_path):
     assert [e for e in elements if e.tag.endswith("}script")] == []
     assert [name for e in elements for name in e.attrib if name.lower().startswith("on")] == []
     assert [v for e in elements for v in e.attrib.values() if "javascript:" in v.lower()] == []
+
+
+def test_the_markdown_book_carries_a_lessons_raw_html_as_text_not_as_html():
+    md = book_markdown("Course", [lesson(0, 0, 0, HOSTILE)])
+    # rendered by a viewer that renders the HTML in Markdown (CommonMark's default), nothing is a tag
+    rendered = MarkdownIt("commonmark").render(md)
+    assert "<script" not in rendered and "<img" not in rendered and "onerror=" not in rendered.replace("onerror=alert", "")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in rendered  # the text is still there, as text
+
+
+def test_the_markdown_book_escapes_a_tag_split_over_lines_and_leaves_code_as_written():
+    markdown = "# T\n\nText <img\nsrc=x onerror=alert(1)> more, and `<b>x</b>` in code.\n\n```\n<div>kept</div>\n```\n"
+    md = book_markdown("Course", [lesson(0, 0, 0, markdown)])
+    rendered = MarkdownIt("commonmark").render(md)
+    assert "<img" not in rendered and "&lt;img" in rendered
+    assert "<code>&lt;b&gt;x&lt;/b&gt;</code>" in rendered  # the code span shows <b>x</b>, not entities
+    assert "&lt;div&gt;kept&lt;/div&gt;" in rendered and "&amp;lt;" not in rendered

@@ -52,3 +52,14 @@ def test_the_execution_input_ignores_what_the_state_machine_adds():
         {"course_id": "abc", "query": "Learn DCF", "hours": 2, "settings": {"max_concurrency": 4}, "embedding": {}}
     )
     assert parsed.course_id == "abc"
+
+
+def test_a_request_that_sets_none_of_the_new_fields_keeps_its_fingerprint():
+    from coursegen.models import CourseRequest
+
+    # computed by the code before content_mode and dry_run existed (git show a83a915:shared/coursegen/models.py)
+    before = "8a61870e4e4d95523a154facec03f2e7b7fac8e403bfe578ce40209c52b3dc1b"
+    assert CourseRequest(query="Learn DCF valuation", hours=2, full_lessons_count=3).fingerprint() == before
+    plain = CourseRequest(query="Learn DCF valuation", hours=2).fingerprint()
+    assert CourseRequest(query="Learn DCF valuation", hours=2, dry_run=True).fingerprint() != plain
+    assert CourseRequest(query="Learn DCF valuation", hours=2, content_mode="theory_and_labs").fingerprint() != plain

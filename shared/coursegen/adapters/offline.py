@@ -114,6 +114,8 @@ class OfflinePlanner:
             "courses.expand_part": self._expand_part,
             "courses.review_outline": self._review_outline,
             "lessons.write_lesson": _write_lesson,
+            "labs.write_lab": _write_lab,
+            "lessons.propose_visual": _propose_visual,
         }[prompt.name](prompt.variables)
         return LlmReply(answer, _estimate_tokens(prompt.text), _estimate_tokens(answer))
 
@@ -554,6 +556,191 @@ def _write_lesson(v: dict) -> str:
     return build(layout, extra)
 
 
+LAB_WRITER_LABEL = "Written by the offline writer (the offline planner's lab half), not an LLM."
+_LAB_GROUNDING_NOTE = (
+    "Each step and its solution quote the summaries of the books they cite, chosen for the part's "
+    "objectives by word overlap; nothing is added to them."
+)
+
+
+def _write_lab(v: dict) -> str:
+    """A grounded, extractive lab in the shape parse_lab checks: one step per objective, each asking
+    the learner to work with the summary sentence that bears most on it (quoted, cited), and the
+    solution giving the source's own words back; no fact is invented."""
+    books = _sources(v["book_summaries"])
+    objectives = [(m.group(1), m.group(2)) for line in str(v["lab_objectives"]).splitlines()
+                  if (m := _OBJECTIVE_LINE.match(line))]
+    number, title = v["part_number"], v["part_title"]
+    profile = _profile(v.get("learner_profile", ""))
+    note = f"*{LAB_WRITER_LABEL}* {_LAB_GROUNDING_NOTE}"
+    if profile.language != "en":
+        note += f" It writes English only; the course was asked for in '{profile.language}'."
+    if not books:
+        return f"# Lab {number}: {_md(title)}\n\n{note}\n\nNo book summaries were given, so there is nothing to practise from.\n"
+    items = [(book, sentence) for book in books for sentence in book.sentences] or [(book, book.summary) for book in books]
+    # Each objective's best sentence, a sentence used once while others are left; at least MIN_STEPS steps.
+    steps: list[tuple[str, str, tuple[_Source, str]]] = []  # objective id, objective, (book, sentence)
+    used: set[tuple[_Source, str]] = set()
+    targets = objectives or [("", title)]
+    while len(steps) < max(3, len(targets)):
+        oid, text = targets[len(steps) % len(targets)]
+        ranked = _ranked(f"{text} {title}", items)
+        item = next((i for i in ranked if i not in used), ranked[0])
+        used.add(item)
+        steps.append((oid, text, item))
+
+    def cite(item: tuple[_Source, str]) -> str:
+        return f"{_md(item[1])} [{item[0].book_id}]"
+
+    drawn = ", ".join(f"{_md(b.title)} [{b.book_id}]" for b in books)
+    lines = [f"# Lab {number}: {_md(title)}", "", note, "", "## Objectives", ""]
+    lines += [f"- [{oid}] {_md(text)}" for oid, text in objectives]
+    lines += ["", "## Goal", "",
+              f"Practise what the part \u201c{_md(title)}\u201d teaches, one objective at a time, on the points "
+              f"its sources make: by the end you have a short written note for each objective, checked against {drawn}.",
+              "", "## Setup", ""]
+    lines += [f"- The summary of {_md(b.title)} [{b.book_id}]" + (f" ({_md(b.byline)})" if b.byline else "") for b in books]
+    lines += ["- The part's lessons, to look back at their key takeaways", "- Paper or a text file for your notes",
+              "", "## Steps", ""]
+    for i, (oid, text, item) in enumerate(steps, start=1):
+        aim = f"[{oid}] {_md(_lower_first(text))}" if oid else _md(_lower_first(text))
+        lines.append(f"{i}. For {aim}: read the point below, then write in your own words what it says and how "
+                     f"it serves the objective. The point: {cite(item)}")
+    lines += ["", "## Expected result", "",
+              f"A note of {len(steps)} short paragraphs, one per step, each restating its point in your words and naming "
+              "the book it comes from by its id.", "", "## Solution", ""]
+    lines += [f"{i}. The source's own words: {cite(item)}" for i, (_, _, item) in enumerate(steps, start=1)]
+    lines += ["", "## Self-check", ""]
+    checks = [f"Could you now {_md(_lower_first(text))} without the notes? ({oid})" for oid, text in objectives]
+    cited = ", ".join(f"[{book_id}]" for book_id in dict.fromkeys(item[0].book_id for _, _, item in steps))
+    checks.append(f"Does each of your {len(steps)} notes say what its point says, no more, and name its source ({cited})?")
+    lines += [f"{i}. {check}" for i, check in enumerate(checks, start=1)]
+    lines += ["", "## Sources", ""]
+    lines += [f"- [{b.book_id}] {_md(b.title)}" + (f" — {_md(b.byline)}" if b.byline else "") for b in books]
+    return "\n".join(lines) + "\n"
+
+
+# --- the visual half: the offline proposer --------------------------------------------------
+
+VISUAL_LABEL = "drawn by the offline planner from the lesson's own words, not an LLM"
+# An ordering word before a colon, then the list it introduces: "the five-step revenue model: identify
+# the contract, identify the performance obligations, ..." (a procedure the lesson itself states).
+_PROCEDURE = re.compile(r"^(?P<lead>.*\b(?:steps?|step by step|in order|in sequence|stages?|process|procedure)\b[^:]*):\s*(?P<items>.+?)\.?$",
+                        re.IGNORECASE)
+_LABELLED_NUMBER = re.compile(r"^(?P<label>[^:]{1,32}):\s*(?P<minus>[-\u2212]?)(?P<currency>[$€£]?)(?P<number>\d[\d,]*(?:\.\d+)?)"
+                              r"\s*(?P<unit>%|percent|[A-Za-z]{1,6})?\.?$")
+_PERIOD = re.compile(r"^(?:year|yr|quarter|q|month|period|fy)?\s*(\d+)$", re.IGNORECASE)
+_CITATIONS = re.compile(r"\s*\[[^\]]+\]")
+
+
+def _propose_visual(v: dict) -> str:
+    """At most one diagram, and only of what the lesson states: labelled numbers (a list of
+    "label: number" lines or a two-column table) become a chart, a procedure (a numbered list of
+    short steps, or a sentence that lists the steps of a process) a flow; otherwise none."""
+    import json
+
+    from markdown_it import MarkdownIt
+
+    tokens = MarkdownIt("commonmark", {"html": False}).enable("table").parse(str(v["lesson_markdown"]))
+    blocks = _text_blocks(tokens)
+    spec = _chart_of(blocks) or _flow_of(blocks)
+    return json.dumps(spec or {"kind": "none"})
+
+
+def _plain(inline) -> str:
+    """An inline token's text as a reader sees it (Markdown escapes undone), without its citations."""
+    text = "".join(child.content if child.type in ("text", "text_special", "code_inline") else " "
+                   for child in inline.children or [] if child.type in ("text", "text_special", "code_inline", "softbreak", "hardbreak"))
+    return " ".join(_CITATIONS.sub("", text).split())
+
+
+def _text_blocks(tokens) -> list[tuple[str, list[str]]]:
+    """The lesson as (kind, lines): 'ordered' and 'bullets' lists by their items, 'table' by its
+    rows ('cell | cell'), 'paragraph' by its sentences; a heading's section name rides along as
+    ('heading', [title])."""
+    blocks: list[tuple[str, list[str]]] = []
+    stack: list[tuple[str, list[str]]] = []
+    for i, token in enumerate(tokens):
+        if token.type in ("ordered_list_open", "bullet_list_open"):
+            stack.append(("ordered" if token.type.startswith("ordered") else "bullets", []))
+        elif token.type in ("ordered_list_close", "bullet_list_close"):
+            blocks.append(stack.pop())
+        elif token.type == "table_open":
+            stack.append(("table", []))
+        elif token.type == "table_close":
+            blocks.append(stack.pop())
+        elif token.type == "tr_open":
+            stack[-1][1].append("")
+        elif token.type == "inline":
+            text = _plain(token)
+            if tokens[i - 1].type == "heading_open":
+                blocks.append(("heading", [text]))
+            elif stack and stack[-1][0] == "table":
+                row = stack[-1][1]
+                row[-1] = f"{row[-1]} | {text}" if row[-1] else text
+            elif stack and tokens[i - 2].type == "list_item_open":  # an item's first paragraph
+                stack[-1][1].append(text)
+            elif not stack:
+                blocks.append(("paragraph", [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]))
+    return blocks
+
+
+def _chart_of(blocks: list[tuple[str, list[str]]]) -> dict | None:
+    for kind, lines in blocks:
+        if kind == "bullets":
+            matches = [_LABELLED_NUMBER.match(line) for line in lines]
+        elif kind == "table":
+            matches = [_LABELLED_NUMBER.match(line.replace(" | ", ": ", 1)) if line.count(" | ") == 1 else None
+                       for line in lines[1:]]  # the header row names the columns
+        else:
+            continue
+        if not 2 <= len(matches) <= 10 or not all(matches):
+            continue
+        units = {_unit(m) for m in matches}
+        if len(units) != 1:
+            continue  # numbers of different units do not share an axis
+        points = [{"label": m.group("label").strip(),
+                   "value": float(m.group("number").replace(",", "")) * (-1 if m.group("minus") else 1)} for m in matches]
+        periods = [_PERIOD.match(point["label"]) for point in points]
+        ordered = all(periods) and [int(p.group(1)) for p in periods] == sorted({int(p.group(1)) for p in periods})
+        return {"kind": "line" if ordered else "bar", "unit": units.pop(), "points": points,
+                "caption": f"The numbers the lesson states, {'in order' if ordered else 'side by side'} ({VISUAL_LABEL})."}
+    return None
+
+
+def _unit(match: re.Match) -> str:
+    unit = match.group("unit") or ""
+    return "%" if unit.lower() in ("%", "percent") else (match.group("currency") or unit)
+
+
+def _flow_of(blocks: list[tuple[str, list[str]]]) -> dict | None:
+    section = ""
+    for kind, lines in blocks:
+        if kind == "heading":
+            section = lines[0]
+        elif kind == "ordered" and section != "Check your understanding" and 3 <= len(lines) <= 8 \
+                and all(len(line) <= 60 and not line.endswith("?") for line in lines):
+            return {"kind": "flow", "steps": [line.rstrip(".") for line in lines],
+                    "caption": f"The steps of \u201c{section[:80]}\u201d, in order ({VISUAL_LABEL})."}
+        elif kind == "paragraph":
+            for sentence in lines:
+                if (match := _PROCEDURE.match(sentence)) and (steps := _listed(match.group("items"))):
+                    lead = match.group("lead")
+                    lead = lead if len(lead) <= 110 else lead[:110].rsplit(" ", 1)[0] + "\u2026"
+                    return {"kind": "flow", "steps": steps, "caption": f"{lead}, step by step ({VISUAL_LABEL})."}
+    return None
+
+
+def _listed(items: str) -> list[str] | None:
+    """'a, b, c and d' -> [a, b, c, d], when it is a clean list of 3 to 8 short phrases of two words or more."""
+    parts = [part.strip() for part in items.split(",")]
+    last = re.sub(r"^(?:and|then)\s+", "", parts[-1])
+    parts = parts[:-1] + (last.rsplit(" and ", 1) if len(parts) > 1 and last == parts[-1] else [last])
+    if 3 <= len(parts) <= 8 and all(len(part.split()) >= 2 and len(part) <= 60 for part in parts):
+        return [_sentence_case(part) for part in parts]
+    return None
+
+
 class SimulatedLatencyLlm:
     """The offline planner answering with a model's latency: a fixed start plus time per output
     token. Still not an LLM; it exists so load tests and benchmarks wait as they would on one."""
@@ -613,4 +800,5 @@ class WordLlamaEmbedder:
         return [[float(x) for x in row] for row in vectors]
 
 
-__all__ = ["OfflinePlanner", "SimulatedLatencyLlm", "WordLlamaEmbedder", "OFFLINE_PLANNER_NAME", "WRITER_LABEL"]
+__all__ = ["OfflinePlanner", "SimulatedLatencyLlm", "WordLlamaEmbedder", "OFFLINE_PLANNER_NAME", "WRITER_LABEL",
+           "LAB_WRITER_LABEL"]

@@ -12,14 +12,20 @@ Pure: no I/O. Lesson Markdown is untrusted text (a model wrote it), so:
 
 Structure, in all three forms: the book title (h1), a table of contents, then per part a part
 heading (h2) and per lesson a lesson heading (h3, id `lesson-P-S`, numbered `P.S`) followed by the
-lesson's own headings from h4 down. In the EPUB each lesson is one chapter (its heading an h1).
+lesson's own headings from h4 down; a course with labs has each part's lab after its lessons (id
+`lab-P`, headed "Lab P: <part title>"). In the EPUB each lesson and each lab is one chapter (its heading an h1).
+A lesson's figure, if it has one, follows its heading as an image of its checked SVG: a data: URL
+in the HTML (nh3 keeps no other data: URL), the book's own item in the EPUB, a file beside the
+book (figure_file) in the Markdown.
 """
 
 from __future__ import annotations
 
+import base64
 import html
 import re
 import uuid
+from functools import lru_cache
 from collections.abc import Mapping, Sequence
 from io import BytesIO
 
@@ -28,14 +34,15 @@ from ebooklib import epub
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from coursegen.models import StoredLesson
+from coursegen.domain.visuals import LessonFigure, checked_svg
+from coursegen.models import StoredLab, StoredLesson
 
 # The words the book itself adds, in the course languages; any other language gets English ones.
 LABELS = {
-    "en": {"part": "Part", "contents": "Contents"},
-    "de": {"part": "Teil", "contents": "Inhalt"},
-    "fr": {"part": "Partie", "contents": "Sommaire"},
-    "es": {"part": "Parte", "contents": "Índice"},
+    "en": {"part": "Part", "contents": "Contents", "lab": "Lab"},
+    "de": {"part": "Teil", "contents": "Inhalt", "lab": "Übung"},
+    "fr": {"part": "Partie", "contents": "Sommaire", "lab": "Atelier"},
+    "es": {"part": "Parte", "contents": "Índice", "lab": "Práctica"},
 }
 _LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*")
 _ASCII_PUNCTUATION = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
@@ -50,6 +57,27 @@ _STYLE = (
 def _parser() -> MarkdownIt:
     # CommonMark with raw HTML off: an HTML tag in a lesson is text, and is escaped as text.
     return MarkdownIt("commonmark", {"html": False}).enable("table")
+
+
+_CODE_SPAN = re.compile(r"(`+)(?:(?!\1).)+?\1")
+
+
+def _inert_html(markdown: str) -> str:
+    """The Markdown with every `<` outside code escaped: a viewer that renders the HTML in Markdown
+    shows a model's tag as text (one split over lines too), as the HTML and EPUB books do (their
+    parser has HTML off). Code blocks and code spans stay as written: there `&lt;` would show."""
+    lines = markdown.split("\n")
+    code_lines = {i for token in _parser().parse(markdown) if token.type in ("fence", "code_block") and token.map
+                  for i in range(*token.map)}
+    for i, line in enumerate(lines):
+        if i in code_lines or "<" not in line:
+            continue
+        pieces, last = [], 0
+        for span in _CODE_SPAN.finditer(line):
+            pieces += [line[last:span.start()].replace("<", "&lt;"), span.group(0)]
+            last = span.end()
+        lines[i] = "".join(pieces) + line[last:].replace("<", "&lt;")
+    return "\n".join(lines)
 
 
 def _labels(language: str) -> dict[str, str]:
@@ -78,6 +106,19 @@ def _number(lesson: StoredLesson) -> str:
 
 def lesson_anchor(lesson: StoredLesson) -> str:
     return f"lesson-{lesson.part_index + 1}-{lesson.section_index + 1}"
+
+
+def lab_anchor(lab: StoredLab) -> str:
+    return f"lab-{lab.part_index + 1}"
+
+
+def _lab_heading(lab: StoredLab, language: str) -> str:
+    return f"{_labels(language)['lab']} {lab.part_index + 1}: {lab.title}"
+
+
+def _labs_of(labs: Sequence[StoredLab], part_index: int) -> list[StoredLab]:
+    """A part's lab (a theory_and_labs course has one per part; a theory course none)."""
+    return [lab for lab in labs if lab.part_index == part_index]
 
 
 def _part_title(part_index: int, part_titles: Mapping[int, str] | None, language: str) -> str:
@@ -174,24 +215,68 @@ def _sanitised(fragment: str) -> str:
     for tag in ("h2", "h3", "section"):
         attributes.setdefault(tag, set()).add("id")
     tags = set(nh3.ALLOWED_TAGS) | {"section"}
-    return nh3.clean(fragment, tags=tags, attributes=attributes, link_rel="noopener noreferrer")
+    return nh3.clean(fragment, tags=tags, attributes=attributes, link_rel="noopener noreferrer",
+                     url_schemes=nh3.ALLOWED_URL_SCHEMES | {"data"}, attribute_filter=_only_figure_data_urls)
 
 
-def _lesson_fragment(lesson: StoredLesson, heading_level: int) -> str:
+def _only_figure_data_urls(element: str, attribute: str, value: str) -> str | None:
+    """A data: URL survives only as an <img>'s SVG that checks out as a figure (checked_svg): the
+    book's own figures. Any other - one a model wrote into its lesson included - is dropped."""
+    if not value.strip().lower().startswith("data:"):
+        return value
+    prefix = "data:image/svg+xml;base64,"
+    if element != "img" or attribute != "src" or not value.startswith(prefix):
+        return None
+    try:
+        checked_svg(base64.b64decode(value[len(prefix):], validate=True).decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):  # not base64, not UTF-8, or not a clean SVG (InvalidVisual)
+        return None
+    return value
+
+
+def _figure_src(figure: LessonFigure) -> str:
+    """The HTML book's figure: its SVG inline, as an image (a browser runs no script in an <img>)."""
+    return "data:image/svg+xml;base64," + base64.b64encode(figure.svg.encode("utf-8")).decode("ascii")
+
+
+def figure_file(lesson: StoredLesson) -> str:
+    """A figure's file beside the book (the Markdown's reference, the EPUB's item)."""
+    return f"figures/{lesson_anchor(lesson)}.svg"
+
+
+def _figure_html(lesson: StoredLesson, figure: LessonFigure | None, src: str) -> str:
+    if figure is None:
+        return ""
+    caption = html.escape(figure.caption)
+    return (f'<figure><img src="{html.escape(src)}" alt="{caption}">'
+            f"<figcaption>Figure {_number(lesson)}: {caption}</figcaption></figure>\n")
+
+
+def _lesson_fragment(lesson: StoredLesson, heading_level: int, figure: str = "") -> str:
+    """figure: the lesson's figure as HTML, shown under its heading."""
     heading = f"{_number(lesson)} {lesson.title}"
     _, tokens = _body(lesson.markdown, heading_level + 1)
     return (
         f'<section id="{lesson_anchor(lesson)}">'
-        f"<h{heading_level}>{html.escape(heading)}</h{heading_level}>\n{_render(tokens)}</section>\n"
+        f"<h{heading_level}>{html.escape(heading)}</h{heading_level}>\n{figure}{_render(tokens)}</section>\n"
+    )
+
+
+def _lab_fragment(lab: StoredLab, heading_level: int, language: str) -> str:
+    _, tokens = _body(lab.markdown, heading_level + 1)
+    return (
+        f'<section id="{lab_anchor(lab)}">'
+        f"<h{heading_level}>{html.escape(_lab_heading(lab, language))}</h{heading_level}>\n{_render(tokens)}</section>\n"
     )
 
 
 # -- the three forms -------------------------------------------------------------------------
 def book_markdown(
-    title: str, lessons: Sequence[StoredLesson], *, language: str = "en", part_titles: Mapping[int, str] | None = None
+    title: str, lessons: Sequence[StoredLesson], *, language: str = "en", part_titles: Mapping[int, str] | None = None,
+    labs: Sequence[StoredLab] = (), figures: Mapping[str, LessonFigure] | None = None,
 ) -> str:
     """All lessons in order as one Markdown document: the title, a table of contents, then each
-    part's heading and its lessons."""
+    part's heading, its lessons and its lab (if the course has labs)."""
     labels = _labels(language)
     out = [f"# {md_escape(title)}", "", f"## {labels['contents']}", ""]
     groups = _by_part(lessons)
@@ -199,18 +284,27 @@ def book_markdown(
         out.append(f"- {md_escape(_part_title(part_index, part_titles, language))}")
         for lesson in part_lessons:
             out.append(f"  - [{md_escape(_number(lesson) + ' ' + lesson.title)}](#{lesson_anchor(lesson)})")
+        for lab in _labs_of(labs, part_index):
+            out.append(f"  - [{md_escape(_lab_heading(lab, language))}](#{lab_anchor(lab)})")
     for part_index, part_lessons in groups:
         out += ["", f"## {md_escape(_part_title(part_index, part_titles, language))}"]
         for lesson in part_lessons:
-            body, _ = _body(lesson.markdown, 4)
+            body = _inert_html(_body(lesson.markdown, 4)[0])
             out += ["", f"### {md_escape(_number(lesson) + ' ' + lesson.title)}", ""]
+            if figure := (figures or {}).get(lesson.lesson_id):  # the SVG beside the book (figure_file)
+                caption = md_escape(figure.caption)
+                out += [f"![{caption}]({figure_file(lesson)})", "", f"*Figure {_number(lesson)}: {caption}*", ""]
             if body:
                 out.append(body)
+        for lab in _labs_of(labs, part_index):
+            body = _inert_html(_body(lab.markdown, 4)[0])
+            out += ["", f"### {md_escape(_lab_heading(lab, language))}", ""] + ([body] if body else [])
     return "\n".join(out).rstrip("\n") + "\n"
 
 
 def book_html(
-    title: str, lessons: Sequence[StoredLesson], language: str, *, part_titles: Mapping[int, str] | None = None
+    title: str, lessons: Sequence[StoredLesson], language: str, *, part_titles: Mapping[int, str] | None = None,
+    labs: Sequence[StoredLab] = (), figures: Mapping[str, LessonFigure] | None = None,
 ) -> str:
     """One HTML5 document: lang, a viewport, a <nav> table of contents and every lesson in <main>.
     The lessons' Markdown is rendered with raw HTML off and the result sanitised with nh3."""
@@ -226,9 +320,13 @@ def book_html(
             f'<li><a href="#{lesson_anchor(lesson)}">{html.escape(_number(lesson) + " " + lesson.title)}</a></li>'
             for lesson in part_lessons
         ]
+        nav += [f'<li><a href="#{lab_anchor(lab)}">{html.escape(_lab_heading(lab, language))}</a></li>'
+                for lab in _labs_of(labs, part_index)]
         nav.append("</ol></li>")
         main.append(f'<h2 id="part-{part_index + 1}">{part_title}</h2>\n')
-        main += [_lesson_fragment(lesson, 3) for lesson in part_lessons]
+        main += [_lesson_fragment(lesson, 3, _figure_html(lesson, figure, _figure_src(figure) if figure else ""))
+                 for lesson in part_lessons for figure in [(figures or {}).get(lesson.lesson_id)]]
+        main += [_lab_fragment(lab, 3, language) for lab in _labs_of(labs, part_index)]
     nav.append("</ol>")
     escaped_title = html.escape(title)
     return (
@@ -243,10 +341,11 @@ def book_html(
 
 
 def book_epub(
-    title: str, lessons: Sequence[StoredLesson], language: str, *, part_titles: Mapping[int, str] | None = None
+    title: str, lessons: Sequence[StoredLesson], language: str, *, part_titles: Mapping[int, str] | None = None,
+    labs: Sequence[StoredLab] = (), figures: Mapping[str, LessonFigure] | None = None,
 ) -> bytes:
-    """An EPUB 3 book: one chapter per lesson (its heading an h1), a nav document and an NCX,
-    the table of contents grouped by part."""
+    """An EPUB 3 book: one chapter per lesson and per lab (its heading an h1), a nav document and
+    an NCX, the table of contents grouped by part, each part's lab after its lessons."""
     language = _language(language)
     ordered = _ordered(lessons)
     book = epub.EpubBook()
@@ -260,17 +359,28 @@ def book_epub(
             uid=f"lesson-{n:03d}", file_name=f"lesson-{n:03d}.xhtml",
             title=f"{_number(lesson)} {lesson.title}", lang=language,
         )
-        chapter.content = _sanitised(_lesson_fragment(lesson, 1))
+        figure = (figures or {}).get(lesson.lesson_id)
+        if figure is not None:  # the SVG as the book's own item, the chapter's image refers to it
+            book.add_item(epub.EpubItem(uid=f"figure-{n:03d}", file_name=figure_file(lesson), media_type="image/svg+xml",
+                                        content=figure.svg.encode("utf-8")))
+        chapter.content = _sanitised(_lesson_fragment(lesson, 1, _figure_html(lesson, figure, figure_file(lesson))))
         book.add_item(chapter)
         chapters[lesson.lesson_id] = chapter
+    lab_chapters: dict[int, list[epub.EpubHtml]] = {}
+    for lab in labs:
+        chapter = epub.EpubHtml(uid=f"lab-{lab.part_index + 1:03d}", file_name=f"lab-{lab.part_index + 1:03d}.xhtml",
+                                title=_lab_heading(lab, language), lang=language)
+        chapter.content = _sanitised(_lab_fragment(lab, 1, language))
+        book.add_item(chapter)
+        lab_chapters.setdefault(lab.part_index, []).append(chapter)
     book.toc = [
         (epub.Section(_part_title(part_index, part_titles, language), href=chapters[part_lessons[0].lesson_id].file_name),
-         [chapters[lesson.lesson_id] for lesson in part_lessons])
+         [chapters[lesson.lesson_id] for lesson in part_lessons] + lab_chapters.get(part_index, []))
         for part_index, part_lessons in _by_part(ordered)
     ]
     book.add_item(epub.EpubNcx())
     book.add_item(epub.EpubNav())
-    book.spine = ["nav", *chapters.values()]
+    book.spine = ["nav", *(chapter for _, part_chapters in book.toc for chapter in part_chapters)]  # a lab after its part
     out = BytesIO()
     epub.write_epub(out, book, {})
     return out.getvalue()

@@ -74,7 +74,8 @@ def reconcile(state: CourseState, end: ExecutionEnd) -> Reconciliation:
         return Reconciliation(None, "a newer execution owns this course")
     if state.status == Status.complete:
         return Reconciliation(None, "the course is complete")
-    if end.status == "SUCCEEDED" or (state.outline_complete and state.lessons_complete):
+    content_done = state.lessons_complete or (state.dry_run and state.estimate is not None)
+    if end.status == "SUCCEEDED" or (state.outline_complete and content_done):
         return Reconciliation(Status.complete, "the course is stored; the completion was not recorded")
     if state.status == Status.error:
         # An earlier delivery (or the status read, which publishes nothing) wrote the error but

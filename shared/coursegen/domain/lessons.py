@@ -153,6 +153,9 @@ def plan_lessons(course_id: str, outline: CourseOutline) -> list[LessonPlan]:
     return plans
 
 
+BATCH_FIELDS = ("module_number", "batch_index", "total_batches", "batch_start_idx", "batch_end_idx")
+
+
 def expand_batches(plans: Sequence[LessonPlan], max_per_batch: int) -> list[dict[str, int]]:
     """Seed 003's BatchExpander: per part ceil(lessons / N) batches, one flat list across parts,
     in outline order. Indexes are positions within the part: start 0-based, end exclusive."""
@@ -189,8 +192,8 @@ class Lesson:
 
     def key_takeaways(self, limit: int = 5, max_chars: int = 240) -> list[str]:
         """The lesson's key takeaways as text (what later lessons of its part are told), bounded."""
-        section = _sections(_tokens(self.markdown)).get("key takeaways", [])
-        items = _list_items(section) or [t for t in _paragraphs(section)]
+        section = heading_sections(markdown_tokens(self.markdown)).get("key takeaways", [])
+        items = list_items(section) or [t for t in _paragraphs(section)]
         return [_clip(item, max_chars) for item in items[:limit]]
 
 
@@ -199,7 +202,7 @@ def _parser() -> MarkdownIt:
     return MarkdownIt("commonmark").enable("table")
 
 
-def _tokens(markdown: str) -> list[Token]:
+def markdown_tokens(markdown: str) -> list[Token]:
     return _parser().parse(markdown or "")
 
 
@@ -220,7 +223,7 @@ def _heading_key(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip(" :.-")
 
 
-def _sections(tokens: list[Token]) -> dict[str, list[Token]]:
+def heading_sections(tokens: list[Token]) -> dict[str, list[Token]]:
     """The tokens under each H2, keyed by its normalised heading (the first of a repeated one);
     tokens before the first H2 under '' (the H1 and any note)."""
     sections: dict[str, list[Token]] = {"": []}
@@ -238,7 +241,7 @@ def _sections(tokens: list[Token]) -> dict[str, list[Token]]:
     return sections
 
 
-def _list_items(tokens: list[Token]) -> list[str]:
+def list_items(tokens: list[Token]) -> list[str]:
     """Top-level list items of a section, as text (nested lists and paragraphs inside joined)."""
     items: list[str] = []
     depth = 0
@@ -266,7 +269,7 @@ def _paragraphs(tokens: list[Token]) -> list[str]:
     return texts
 
 
-def _texts(tokens: list[Token]) -> list[str]:
+def section_texts(tokens: list[Token]) -> list[str]:
     """Every piece of text the tokens hold: inline text and code blocks."""
     out = []
     for token in tokens:
@@ -305,10 +308,43 @@ def _citations(text: str, known: dict[str, str]) -> tuple[list[str], list[str]]:
     return cited, unknown
 
 
+def check_citations(sections: dict[str, list[Token]], known: dict[str, str], sources_missing: bool, what: str,
+                    cite_hint: str) -> tuple[tuple[str, ...], list[str]]:
+    """The books a lesson or a lab cites (in the text, then under '## Sources'), and what is
+    wrong with its citations: an unknown id, none in the text, one the sources leave out."""
+    problems: list[str] = []
+    body_cited: list[str] = []
+    unknown: list[str] = []
+    for name, section_tokens in sections.items():
+        for text in section_texts(section_tokens):
+            cited, bad = _citations(text, known)
+            unknown += bad
+            if name != "sources":
+                body_cited += cited
+    if unknown:
+        allowed = ", ".join(f"[{b}]" for b in known.values()) or "(none)"
+        problems.append(f"Unknown citation(s) {', '.join(f'[{u}]' for u in dict.fromkeys(unknown))}: "
+                        f"cite only the books given, by id: {allowed}.")
+    body_cited = list(dict.fromkeys(body_cited))
+    sources_cited, _ = _citations(" ".join(section_texts(sections.get("sources", []))), known)
+    if not body_cited:
+        problems.append(f"{what} cites no book: {cite_hint}.")
+    unlisted = [b for b in body_cited if b not in sources_cited]
+    if unlisted and not sources_missing:
+        problems.append(f"'## Sources' must list every book {what.lower()} cites; add: "
+                        + ", ".join(f"[{b}]" for b in unlisted) + ".")
+    return tuple(dict.fromkeys(body_cited + sources_cited)), problems
+
+
+def count_questions(tokens: list[Token]) -> int:
+    """A numbered list's items, or else the paragraphs that ask something."""
+    return len(list_items(tokens) or [p for p in _paragraphs(tokens) if "?" in p])
+
+
 def count_words(markdown: str) -> int:
     """Words of the text, not the markup: headings, list markers, emphasis and citations
     ('[fin-001]', '[O2.3.1]') do not count."""
-    return sum(_count_text_words(text) for text in _texts(_tokens(markdown)))
+    return sum(_count_text_words(text) for text in section_texts(markdown_tokens(markdown)))
 
 
 def _count_text_words(text: str) -> int:
@@ -320,52 +356,34 @@ def parse_lesson(markdown: str, plan: LessonPlan, known_book_ids: Collection[str
     if not markdown or not markdown.strip():
         return ParseResult.fail("The lesson is empty: write it in the Markdown shape asked for.")
     known = {book_id.upper(): book_id for book_id in known_book_ids}
-    tokens = _tokens(markdown)
-    sections = _sections(tokens)
+    tokens = markdown_tokens(markdown)
+    sections = heading_sections(tokens)
     problems: list[str] = []
 
     if not any(t.type == "heading_open" and t.tag == "h1" for t in tokens):
         problems.append(f"Start with the title as a level-1 heading: '# Lesson {plan.number}: {plan.title}'.")
-    missing = [name for name in LESSON_HEADINGS if not _texts(sections.get(name.casefold(), []))]
+    missing = [name for name in LESSON_HEADINGS if not section_texts(sections.get(name.casefold(), []))]
     if missing:
         problems.append(
             "Missing or empty section(s): " + ", ".join(f"'## {name}'" for name in missing)
             + f". The lesson needs all of: " + ", ".join(f"'## {name}'" for name in LESSON_HEADINGS) + "."
         )
 
-    listed = " ".join(_texts(sections.get("objectives", [])))
+    listed = " ".join(section_texts(sections.get("objectives", [])))
     if "Objectives" not in missing:
         absent = [o for o in plan.objectives if f"[{o.objective_id}]".casefold() not in listed.casefold()]
         if absent:
             problems.append("Under '## Objectives', list each objective with its id: "
                             + "; ".join(f"'- [{o.objective_id}] {o.text}'" for o in absent) + ".")
     if "Check your understanding" not in missing:
-        check = sections["check your understanding"]
-        questions = _list_items(check) or [p for p in _paragraphs(check) if "?" in p]
-        if len(questions) < MIN_QUESTIONS:
-            problems.append(f"'## Check your understanding' has {len(questions)} question(s): "
+        questions = count_questions(sections["check your understanding"])
+        if questions < MIN_QUESTIONS:
+            problems.append(f"'## Check your understanding' has {questions} question(s): "
                             f"write at least {MIN_QUESTIONS}, as a numbered list.")
 
-    body_cited: list[str] = []
-    unknown: list[str] = []
-    for name, section_tokens in sections.items():
-        for text in _texts(section_tokens):
-            cited, bad = _citations(text, known)
-            unknown += bad
-            if name != "sources":
-                body_cited += cited
-    if unknown:
-        allowed = ", ".join(f"[{b}]" for b in known.values()) or "(none)"
-        problems.append(f"Unknown citation(s) {', '.join(f'[{u}]' for u in dict.fromkeys(unknown))}: "
-                        f"cite only the books given, by id: {allowed}.")
-    body_cited = list(dict.fromkeys(body_cited))
-    sources_cited, _ = _citations(" ".join(_texts(sections.get("sources", []))), known)
-    if not body_cited:
-        problems.append("The lesson cites no book: cite the books it draws on as [book_id] in the text.")
-    unlisted = [b for b in body_cited if b not in sources_cited]
-    if unlisted and "Sources" not in missing:
-        problems.append("'## Sources' must list every book the lesson cites; add: "
-                        + ", ".join(f"[{b}]" for b in unlisted) + ".")
+    cited, citation_problems = check_citations(sections, known, "Sources" in missing, "The lesson",
+                                               "cite the books it draws on as [book_id] in the text")
+    problems += citation_problems
 
     words = count_words(markdown)
     target = target_words(plan.minutes, pace)
@@ -375,7 +393,7 @@ def parse_lesson(markdown: str, plan: LessonPlan, known_book_ids: Collection[str
                         f"(between {low} and {high}: {plan.minutes} minutes at the {Pace(pace).value} pace).")
     if problems:
         return ParseResult.fail(" ".join(problems))
-    book_ids = tuple(dict.fromkeys(body_cited + sources_cited))
+    book_ids = cited
     minutes = round(words / WORDS_PER_MINUTE[Pace(pace)], 1)
     return ParseResult(value=Lesson(plan=plan, markdown=markdown, words=words, minutes=minutes, book_ids=book_ids))
 

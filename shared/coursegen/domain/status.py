@@ -86,6 +86,9 @@ def course_status(state: CourseState) -> dict[str, Any]:
         "generator": state.generator,
         "updated_at": state.updated_at,
     }
+    if state.dry_run:
+        view["dry_run"] = True
+        view["estimate"] = state.estimate.model_dump(mode="json") if state.estimate else None
     if state.time_warning:
         view["warning"] = state.time_warning
     if state.status == Status.error:

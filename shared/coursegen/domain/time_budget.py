@@ -133,7 +133,9 @@ PHASE_PERCENT = {
     "storing": 38,
     "planning_lessons": 40,
     "writing_lessons": 42,
+    "writing_labs": 95,  # after every lesson (42-95%), before the book
     "building_book": 96,
+    "estimating": 90,
     "complete": 100,
 }
 

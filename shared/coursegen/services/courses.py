@@ -98,8 +98,11 @@ class CourseService:
         state = self._own_state(course_id, owner)
         if state.status != Status.error:
             raise NotResumable(f"Only a failed course can be resumed; course {course_id} is {state.status.value}.")
+        # the request as it was (its fingerprint keys the artifacts a resume reuses)
         request = CourseRequest(query=state.pending_course_query, hours=state.pending_course_hours,
-                                preferences=state.pending_course_prefs, language=state.language)
+                                preferences=state.pending_course_prefs, language=state.language,
+                                full_lessons_count=state.full_lessons_count, content_mode=state.content_mode,
+                                dry_run=state.dry_run)
         # Claimed atomically and named by its number: two resumes at once start one execution.
         execution_name = f"{course_id}-resume-{self.states.claim_resume(course_id)}"
         execution_input = WorkflowInput(course_id=course_id, owner=owner, **request.model_dump())
@@ -158,6 +161,10 @@ class CourseService:
             state = self.states.load(course_id, include_text=False)
         except StateMissing:
             state = None  # expired after 7 days: what PostgreSQL holds is the course
+        if state is not None and state.dry_run:
+            raise CourseNotReady(
+                f"Course {course_id} is a dry run: its lessons are planned, not written, and GET "
+                f"/courses/{course_id}/status has the estimate. Request it again without dry_run to write them.")
         stored = self.lesson_store.list_lessons(course_id, owner=owner)
         if (state is not None and not state.lessons_complete) or not stored:
             where = f"status {state.status.value}, phase {state.phase.value}" if state else "none stored"
@@ -170,6 +177,21 @@ class CourseService:
         found = self.lesson_store.get_lesson(course_id, lesson_id, owner=owner)
         if found is None:
             raise CourseNotFound(f"No lesson {lesson_id} in course {course_id}.")
+        return found.model_dump(mode="json")
+
+    def labs(self, course_id: str, owner: str, base_path: str = "") -> dict:
+        """The course's labs in part order ([] for a theory course); 404 and 409 as for its lessons,
+        which BuildBook stores with the labs."""
+        try:
+            self.lessons(course_id, owner, base_path)
+        except CourseNotReady as error:  # the same reason, said of the labs
+            raise CourseNotReady(str(error).replace("The lessons of course", "The lessons and labs of course", 1)) from None
+        return {"course_id": course_id, "labs": [lab.summary() for lab in self.lesson_store.list_labs(course_id, owner=owner)]}
+
+    def lab(self, course_id: str, lab_id: str, owner: str) -> dict:
+        found = self.lesson_store.get_lab(course_id, lab_id, owner=owner)
+        if found is None:
+            raise CourseNotFound(f"No lab {lab_id} in course {course_id}.")
         return found.model_dump(mode="json")
 
     def list(self, owner: str, limit: int = 20, before: str | None = None) -> dict:

@@ -10,18 +10,20 @@ Lesson text lives in the payload bucket: payloads carry ids, counts and indexes 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from dataclasses import dataclass
 
 from pydantic import BaseModel, Field
 
-from coursegen.domain.book import book_epub, book_html, book_markdown
+from coursegen.domain.book import book_epub, book_html, book_markdown, figure_file
+from coursegen.domain.labs import plan_labs
 from coursegen.domain.lessons import (
-    Lesson, LessonPlan, expand_batches, lesson_prompt, parse_lesson, placeholder_lesson, plan_lessons,
+    BATCH_FIELDS, Lesson, LessonPlan, expand_batches, lesson_prompt, parse_lesson, placeholder_lesson, plan_lessons,
 )
 from coursegen.errors import CoursegenError, PayloadMissing
-from coursegen.models import COURSE_ID_PATTERN, Phase, StoredLesson
+from coursegen.models import COURSE_ID_PATTERN, ContentMode, Phase, StoredLesson
 from coursegen.ports import EventPublisher, LessonRepository, Llm, PayloadStore, StateStore
 from coursegen.services.outline import artifact_key, ask, stored_outline
 
@@ -70,10 +72,21 @@ class LessonWorkflow:
         plans = plan_lessons(step.course_id, stored_outline(state))
         self.payloads.put_text(artifact_key(state, "lessons/plan.json"), json.dumps([p.to_dict() for p in plans]))
         state.progress.lessons_total = len(plans)
-        state.phase = Phase.writing_lessons
+        state.phase = Phase.estimating if state.dry_run else Phase.writing_lessons
         self.states.save(state)
-        batches = expand_batches(plans, step.max_lessons_per_batch)
-        return {"lessons_total": len(plans), "batches_total": len(batches), "batches": batches}
+        # the WriteLabs Map's items: every part's index, for a course with labs
+        labs = [lab.part_index for lab in plan_labs(plans)] if state.content_mode == ContentMode.theory_and_labs else []
+        return {"lessons_total": len(plans), "dry_run": state.dry_run, "content_mode": state.content_mode.value,
+                "lab_parts": labs}
+
+    # -- ExpandLessonsToBatches ----------------------------------------------------------------
+    def expand_to_batches(self, step: ContentInput) -> dict:
+        """Seed 003's BatchExpander: per part, ceil(lessons / N) batches, one flat list."""
+        state = self.states.load(step.course_id, include_text=False)
+        batches = expand_batches(lesson_plans(self.payloads, state), step.max_lessons_per_batch)
+        # Each batch as its BATCH_FIELDS' values, in that order: the list stays in the stage's
+        # state to its end, and a 40-part course has 80 batches (the Map's ItemSelector names them).
+        return {"batches_total": len(batches), "batches": [[batch[f] for f in BATCH_FIELDS] for batch in batches]}
 
     # -- GenerateBatchContent ----------------------------------------------------------------
     def generate_batch(self, batch: BatchInput) -> dict:
@@ -91,7 +104,7 @@ class LessonWorkflow:
                 if kept.get("status") == "full" and not kept.get("announced"):
                     self._announce(state, plan, kept)
                 continue
-            if not _in_full(state, plan):
+            if not in_full(state, plan):
                 lesson = placeholder_lesson(plan)
                 self._keep(state, lesson, status="placeholder")
                 self.states.record_lesson_done(batch.course_id, plan.lesson_index, lesson.words)
@@ -130,31 +143,43 @@ class LessonWorkflow:
                 section_index=plan.section_index, lesson_index=plan.lesson_index, title=plan.title,
                 markdown=lesson.markdown, words=lesson.words, minutes=lesson.minutes,
                 objective_ids=[o.objective_id for o in plan.objectives], book_ids=list(lesson.book_ids),
-                status="full" if _in_full(state, plan) else "placeholder",
+                status="full" if in_full(state, plan) else "placeholder",
             )
             for plan, lesson in written
         ]
+        from coursegen.services.labs import stored_labs  # labs.py builds on this module
+
+        labs = stored_labs(self.payloads, state, [plan for plan, _ in written])  # [] for a theory course
+        from coursegen.services.visuals import lesson_figures  # visuals.py builds on this module
+
+        # the one writer of selected_lecture_figures: the batches' figures, gathered in course order
+        figures, state.selected_lecture_figures = lesson_figures(self.payloads, state, [plan for plan, _ in written])
         # The book first, then the rows: the lessons are readable (GET /lessons) only once the
         # course is whole, which lessons_complete says.
         title = state.course_title
         parts = {plan.part_index: plan.part_title for plan, _ in written}
         keys = book_keys(state.course_id)
-        self.payloads.put_text(keys["md"], book_markdown(title, stored, language=state.language, part_titles=parts),
+        self.payloads.put_text(keys["md"], book_markdown(title, stored, language=state.language, part_titles=parts, labs=labs,
+                                                     figures=figures),
                                "text/markdown; charset=utf-8")
-        self.payloads.put_text(keys["html"], book_html(title, stored, state.language, part_titles=parts),
+        self.payloads.put_text(keys["html"], book_html(title, stored, state.language, part_titles=parts, labs=labs, figures=figures),
                                "text/html; charset=utf-8")
-        self.payloads.put_bytes(keys["epub"], book_epub(title, stored, state.language, part_titles=parts),
+        self.payloads.put_bytes(keys["epub"], book_epub(title, stored, state.language, part_titles=parts, labs=labs, figures=figures),
                                 "application/epub+zip")
-        for row in stored:
-            self.lessons.store_lesson(row)  # idempotent per (course, section, revision)
+        for row in stored:  # the Markdown's figure references, beside it
+            if row.lesson_id in figures:
+                self.payloads.put_text(f"courses/{state.course_id}/book/{figure_file(row)}", figures[row.lesson_id].svg,
+                                       "image/svg+xml")
+        # idempotent per (course, section or part, revision); what an earlier outline had goes
+        self.lessons.store_content(state.course_id, stored, labs)
         state.lessons_complete = True
         self.states.save(state)
         return {"lessons": len(stored), "full_lessons": sum(row.status == "full" for row in stored),
-                "words": sum(row.words for row in stored)}
+                "words": sum(row.words for row in stored), "labs": len(labs)}
 
     # -- helpers -----------------------------------------------------------------------------
     def _plans(self, state) -> list[LessonPlan]:
-        return [LessonPlan.from_dict(d) for d in json.loads(self.payloads.get_text(artifact_key(state, "lessons/plan.json")))]
+        return lesson_plans(self.payloads, state)
 
     def _announce(self, state, plan: LessonPlan, kept: dict) -> None:
         """course.lesson.generated, then the lesson marked announced (a re-run does not announce it again)."""
@@ -166,11 +191,11 @@ class LessonWorkflow:
             "content_length": len(kept["markdown"]),
             "lesson_index": plan.lesson_index + 1,
         })
-        self.payloads.put_text(artifact_key(state, f"lessons/{plan.lesson_id}.json"), json.dumps(kept | {"announced": True}))
+        self.payloads.put_text(lesson_key(state, plan), json.dumps(kept | {"announced": True}))
 
     def _kept(self, state, plan: LessonPlan) -> dict | None:
         try:
-            return json.loads(self.payloads.get_text(artifact_key(state, f"lessons/{plan.lesson_id}.json")))
+            return json.loads(self.payloads.get_text(lesson_key(state, plan)))
         except PayloadMissing:
             return None
 
@@ -184,10 +209,22 @@ class LessonWorkflow:
     def _keep(self, state, lesson: Lesson, status: str = "full") -> dict:
         kept = {"markdown": lesson.markdown, "words": lesson.words, "minutes": lesson.minutes,
                 "book_ids": list(lesson.book_ids), "status": status}
-        self.payloads.put_text(artifact_key(state, f"lessons/{lesson.plan.lesson_id}.json"), json.dumps(kept))
+        self.payloads.put_text(lesson_key(state, lesson.plan), json.dumps(kept))
         return kept
 
 
-def _in_full(state, plan: LessonPlan) -> bool:
+def lesson_key(state, plan: LessonPlan) -> str:
+    """Where a lesson's artifact lives: keyed by its plan too (title, minutes, objectives, books),
+    so a resume whose outline changed writes the changed lesson again instead of keeping the old."""
+    digest = hashlib.blake2b(json.dumps(plan.to_dict(), sort_keys=True).encode(), digest_size=6).hexdigest()
+    return artifact_key(state, f"lessons/{plan.lesson_id}-{digest}.json")
+
+
+def lesson_plans(payloads: PayloadStore, state) -> list[LessonPlan]:
+    """The plan PlanLessons wrote, in course order."""
+    return [LessonPlan.from_dict(d) for d in json.loads(payloads.get_text(artifact_key(state, "lessons/plan.json")))]
+
+
+def in_full(state, plan: LessonPlan) -> bool:
     """The request's full_lessons_count: the first N lessons, in course order, are written in full."""
     return state.full_lessons_count is None or plan.lesson_index < state.full_lessons_count

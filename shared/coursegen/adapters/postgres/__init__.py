@@ -19,7 +19,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from coursegen.errors import ConfigurationError, DatabaseUnavailable
 from coursegen.models import BookSummary, CourseOutline, CourseState, FoundBook, OutlinePart, Section, StoredCourse
-from coursegen.models import StoredLesson
+from coursegen.models import StoredLab, StoredLesson
 
 _MIGRATION_LOCK = 4_242_001  # pg_advisory_xact_lock key: cold starts may migrate at once
 # The Amazon RDS CA certificates (every Region's root CAs), shipped in the layer so that TLS to
@@ -259,19 +259,25 @@ class PostgresRepository:
         """Write one lesson. Idempotent per (course, part, section, revision): a re-run updates
         that one row with what it wrote and keeps the row's first lesson_id."""
         with self._connection() as conn:
-            conn.execute(
-                """
-                INSERT INTO lessons (lesson_id, course_id, part_index, section_index, lesson_index, title, markdown,
-                                     words, minutes, objective_ids, book_ids, status, revision)
-                VALUES (%(lesson_id)s, %(course_id)s, %(part_index)s, %(section_index)s, %(lesson_index)s, %(title)s,
-                        %(markdown)s, %(words)s, %(minutes)s, %(objective_ids)s, %(book_ids)s, %(status)s, %(revision)s)
-                ON CONFLICT (course_id, part_index, section_index, revision) DO UPDATE SET
-                    lesson_index = EXCLUDED.lesson_index, title = EXCLUDED.title, markdown = EXCLUDED.markdown,
-                    words = EXCLUDED.words, minutes = EXCLUDED.minutes, objective_ids = EXCLUDED.objective_ids,
-                    book_ids = EXCLUDED.book_ids, status = EXCLUDED.status
-                """,
-                lesson.model_dump(),
-            )
+            conn.execute(_UPSERT_LESSON, lesson.model_dump())
+
+    def store_content(self, course_id: str, lessons: Sequence[StoredLesson], labs: Sequence[StoredLab]) -> None:
+        """BuildBook's write, in one transaction: these lessons and labs, and none other of their
+        revision - a section or a lab a course had before (another outline under the same id, a
+        theory run after one with labs) is gone with it."""
+        revisions = {row.revision for row in (*lessons, *labs)} or {0}
+        with self._connection() as conn, conn.transaction():
+            for lesson in lessons:
+                conn.execute(_UPSERT_LESSON, lesson.model_dump())
+            for lab in labs:
+                conn.execute(_UPSERT_LAB, lab.model_dump())
+            for revision in revisions:
+                sections = [f"{row.part_index}.{row.section_index}" for row in lessons if row.revision == revision]
+                parts = [row.part_index for row in labs if row.revision == revision]
+                conn.execute("DELETE FROM lessons WHERE course_id = %s AND revision = %s "
+                             "AND NOT (part_index || '.' || section_index = ANY(%s::text[]))", (course_id, revision, sections))
+                conn.execute("DELETE FROM labs WHERE course_id = %s AND revision = %s AND NOT (part_index = ANY(%s::int[]))",
+                             (course_id, revision, parts))
 
     def list_lessons(self, course_id: str, owner: str | None = None) -> list[StoredLesson]:
         """The latest revision of each section's lesson, in lesson_index order; [] when the course
@@ -306,6 +312,48 @@ class PostgresRepository:
                 {"course_id": course_id, "lesson_id": lesson_uuid, "owner": owner},
             ).fetchone()
         return None if row is None else _stored_lesson(row)
+
+    # -- labs ----------------------------------------------------------------------------
+    def store_lab(self, lab: StoredLab) -> None:
+        """Write one lab. Idempotent per (course, part, revision): a re-run updates that one row
+        with what it wrote and keeps the row's first lab_id."""
+        with self._connection() as conn:
+            conn.execute(_UPSERT_LAB, lab.model_dump())
+
+    def list_labs(self, course_id: str, owner: str | None = None) -> list[StoredLab]:
+        """The latest revision of each part's lab, in part order; [] when the course has none, is
+        missing, or belongs to another owner (when one is given)."""
+        with self._connection() as conn:
+            rows = conn.execute(
+                """
+                SELECT DISTINCT ON (l.part_index) l.*
+                FROM labs l JOIN courses c ON c.course_id = l.course_id
+                WHERE l.course_id = %(course_id)s AND (%(owner)s::text IS NULL OR c.owner = %(owner)s)
+                ORDER BY l.part_index, l.revision DESC
+                """,
+                {"course_id": course_id, "owner": owner},
+            ).fetchall()
+        return [_stored_lab(row) for row in rows]
+
+    def get_lab(self, course_id: str, lab_id: str, owner: str | None = None) -> StoredLab | None:
+        """That lab of that course, or None (no such lab, an id that is no UUID, or a course of
+        another owner, when one is given)."""
+        try:
+            lab_uuid = uuid.UUID(lab_id)
+        except (ValueError, TypeError, AttributeError):
+            return None
+        with self._connection() as conn:
+            row = conn.execute(
+                """SELECT l.* FROM labs l JOIN courses c ON c.course_id = l.course_id
+                   WHERE l.course_id = %(course_id)s AND l.lab_id = %(lab_id)s
+                     AND (%(owner)s::text IS NULL OR c.owner = %(owner)s)""",
+                {"course_id": course_id, "lab_id": lab_uuid, "owner": owner},
+            ).fetchone()
+        return None if row is None else _stored_lab(row)
+
+
+def _stored_lab(row: dict) -> StoredLab:
+    return StoredLab(**{k: v for k, v in row.items() if k not in ("lab_id", "created_at")}, lab_id=str(row["lab_id"]))
 
 
 def _stored_lesson(row: dict) -> StoredLesson:
@@ -344,3 +392,23 @@ def _stored_course(course: dict, parts: list[dict], sections: list[dict], source
         created_at=course["created_at"].isoformat(timespec="seconds"),
         sources=[dict(row) for row in sources],
     )
+
+
+_UPSERT_LESSON = """
+INSERT INTO lessons (lesson_id, course_id, part_index, section_index, lesson_index, title, markdown,
+                     words, minutes, objective_ids, book_ids, status, revision)
+VALUES (%(lesson_id)s, %(course_id)s, %(part_index)s, %(section_index)s, %(lesson_index)s, %(title)s,
+        %(markdown)s, %(words)s, %(minutes)s, %(objective_ids)s, %(book_ids)s, %(status)s, %(revision)s)
+ON CONFLICT (course_id, part_index, section_index, revision) DO UPDATE SET
+    lesson_index = EXCLUDED.lesson_index, title = EXCLUDED.title, markdown = EXCLUDED.markdown,
+    words = EXCLUDED.words, minutes = EXCLUDED.minutes, objective_ids = EXCLUDED.objective_ids,
+    book_ids = EXCLUDED.book_ids, status = EXCLUDED.status
+"""
+_UPSERT_LAB = """
+INSERT INTO labs (lab_id, course_id, part_index, title, markdown, objective_ids, book_ids, status, revision)
+VALUES (%(lab_id)s, %(course_id)s, %(part_index)s, %(title)s, %(markdown)s, %(objective_ids)s,
+        %(book_ids)s, %(status)s, %(revision)s)
+ON CONFLICT (course_id, part_index, revision) DO UPDATE SET
+    title = EXCLUDED.title, markdown = EXCLUDED.markdown, objective_ids = EXCLUDED.objective_ids,
+    book_ids = EXCLUDED.book_ids, status = EXCLUDED.status
+"""
