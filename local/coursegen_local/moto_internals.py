@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from moto.core.base_backend import BaseBackend
+from moto.s3.utils import _VersionedKeyStore
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
@@ -41,6 +42,10 @@ SFN_PARAMETERS = (StateTaskServiceSfn, "_normalise_parameters")
 SFN_CALL = (StateTaskServiceSfn, "_eval_service_task")
 SFN_SYNC2_RESULT = (StateTaskServiceSfn, "_build_sync2_resolver")
 
+# -- wrapped by the fix of S3 overwrites (moto_fixes.py) -----------------------------------------
+# An unversioned bucket's keys: setlist() replaces an object's versions and closes the old ones.
+S3_KEY_VERSIONS = (_VersionedKeyStore, "setlist")
+
 # -- replaced by the caches (moto_speedups.py) ---------------------------------------------------
 PROGRAM_PARSE = (ExecutionWorker, "_get_evaluation_entrypoint")
 JSON_PATH_PARSE = (json_path, "parse")
@@ -55,6 +60,7 @@ REPLACED = {
     "SFN_PARAMETERS": SFN_PARAMETERS,
     "SFN_CALL": SFN_CALL,
     "SFN_SYNC2_RESULT": SFN_SYNC2_RESULT,
+    "S3_KEY_VERSIONS": S3_KEY_VERSIONS,
     "PROGRAM_PARSE": PROGRAM_PARSE,
     "JSON_PATH_PARSE": JSON_PATH_PARSE,
     "EVENTS_INTEGRATION_CLIENT": EVENTS_INTEGRATION_CLIENT,

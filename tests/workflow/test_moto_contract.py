@@ -23,6 +23,8 @@ CONTRACTS = {
     "SFN_PARAMETERS": lambda f: list(inspect.signature(f).parameters)[:2] == ["self", "parameters"],
     "SFN_CALL": lambda f: "env.stack.append(response)" in inspect.getsource(f),
     "SFN_SYNC2_RESULT": lambda f: 'submission_output["ExecutionArn"]' in inspect.getsource(f),
+    "S3_KEY_VERSIONS": lambda f: list(inspect.signature(f).parameters) == ["self", "key", "list_"]
+    and "existing_version.dispose()" in inspect.getsource(f),
     "PROGRAM_PARSE": lambda f: "AmazonStateLanguageParser.parse(" in inspect.getsource(f)
     and "self._get_evaluation_entrypoint()" in inspect.getsource(ExecutionWorker._execution_logic),
     "JSON_PATH_PARSE": callable,
@@ -100,3 +102,30 @@ def test_the_sync2_integration_fix_lets_a_parent_run_a_child_to_its_end():
             for owner, name, original in reversed(patched):
                 setattr(owner, name, original)
     assert (described["status"], json.loads(described["output"])) == ("SUCCEEDED", {"lessons": 3}), described
+
+
+def test_an_object_read_while_another_thread_overwrites_it_reads_whole():
+    """moto closes a replaced object's buffer at once; with the fix a reader holding it still reads it."""
+    import boto3
+    from moto import mock_aws
+
+    from coursegen_local import moto_fixes
+
+    with mock_aws():
+        patched = [(owner, name, getattr(owner, name)) for owner, name, _ in moto_fixes.replacements()]
+        for owner, name, replacement in moto_fixes.replacements():
+            setattr(owner, name, replacement)
+        try:
+            s3 = boto3.client("s3", region_name="us-east-1")
+            s3.create_bucket(Bucket="contract-bucket")
+            s3.put_object(Bucket="contract-bucket", Key="k", Body=b"first")
+            from moto.s3.models import s3_backends
+
+            backend = s3_backends["123456789012"]["aws"]
+            held = backend.get_object("contract-bucket", "k")  # what a GetObject in flight holds
+            s3.put_object(Bucket="contract-bucket", Key="k", Body=b"second")
+            assert held.value == b"first"  # without the fix: ValueError: I/O operation on closed file
+            assert s3.get_object(Bucket="contract-bucket", Key="k")["Body"].read() == b"second"
+        finally:
+            for owner, name, original in reversed(patched):
+                setattr(owner, name, original)
