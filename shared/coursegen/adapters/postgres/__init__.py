@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from importlib import resources
 
 import psycopg
+from psycopg import sql
 from pgvector import Vector
 from pgvector.psycopg import register_vector
 from psycopg.rows import dict_row
@@ -300,17 +301,7 @@ class PostgresRepository:
     def get_lesson(self, course_id: str, lesson_id: str, owner: str | None = None) -> StoredLesson | None:
         """That lesson of that course, or None (no such lesson, an id that is no UUID, or a course
         of another owner, when one is given)."""
-        try:
-            lesson_uuid = uuid.UUID(lesson_id)
-        except (ValueError, TypeError, AttributeError):
-            return None
-        with self._connection() as conn:
-            row = conn.execute(
-                """SELECT l.* FROM lessons l JOIN courses c ON c.course_id = l.course_id
-                   WHERE l.course_id = %(course_id)s AND l.lesson_id = %(lesson_id)s
-                     AND (%(owner)s::text IS NULL OR c.owner = %(owner)s)""",
-                {"course_id": course_id, "lesson_id": lesson_uuid, "owner": owner},
-            ).fetchone()
+        row = self._course_item("lessons", "lesson_id", course_id, lesson_id, owner)
         return None if row is None else _stored_lesson(row)
 
     # -- labs ----------------------------------------------------------------------------
@@ -338,18 +329,22 @@ class PostgresRepository:
     def get_lab(self, course_id: str, lab_id: str, owner: str | None = None) -> StoredLab | None:
         """That lab of that course, or None (no such lab, an id that is no UUID, or a course of
         another owner, when one is given)."""
+        row = self._course_item("labs", "lab_id", course_id, lab_id, owner)
+        return None if row is None else _stored_lab(row)
+
+    def _course_item(self, table: str, id_column: str, course_id: str, item_id: str, owner: str | None) -> dict | None:
+        """One row of a course's lessons or labs by its id, or None (an id that is no UUID, none such,
+        or a course of another owner, when one is given). table and id_column are ours, never input."""
         try:
-            lab_uuid = uuid.UUID(lab_id)
+            item_uuid = uuid.UUID(item_id)
         except (ValueError, TypeError, AttributeError):
             return None
+        query = sql.SQL("""SELECT i.* FROM {table} i JOIN courses c ON c.course_id = i.course_id
+                           WHERE i.course_id = %(course_id)s AND i.{id_column} = %(item_id)s
+                             AND (%(owner)s::text IS NULL OR c.owner = %(owner)s)""").format(
+            table=sql.Identifier(table), id_column=sql.Identifier(id_column))
         with self._connection() as conn:
-            row = conn.execute(
-                """SELECT l.* FROM labs l JOIN courses c ON c.course_id = l.course_id
-                   WHERE l.course_id = %(course_id)s AND l.lab_id = %(lab_id)s
-                     AND (%(owner)s::text IS NULL OR c.owner = %(owner)s)""",
-                {"course_id": course_id, "lab_id": lab_uuid, "owner": owner},
-            ).fetchone()
-        return None if row is None else _stored_lab(row)
+            return conn.execute(query, {"course_id": course_id, "item_id": item_uuid, "owner": owner}).fetchone()
 
 
 def _stored_lab(row: dict) -> StoredLab:
