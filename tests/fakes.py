@@ -1,5 +1,6 @@
 """Test doubles. The scripted LLM stands in for a model where a test says so: it answers from a
-script per prompt, and hands anything unscripted to the offline planner."""
+script per prompt, and hands anything unscripted to the offline planner. MemoryPayloads is the
+payload bucket as a dict."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Callable
 
 from coursegen.adapters.offline import OfflinePlanner
 from coursegen.domain.prompts import Prompt
+from coursegen.errors import PayloadMissing
 from coursegen.ports import LlmReply
 
 # A step in a script: a text to answer with, an exception to raise, a function of the planner's
@@ -37,3 +39,39 @@ class ScriptedLlm:
             return LlmReply(step, 10, 10)
         answer = self.planner.complete(prompt)
         return LlmReply(step(answer.text), 10, 10) if callable(step) else answer
+
+
+class MemoryPayloads:
+    """The PayloadStore port in memory: key -> (bytes, content type)."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, tuple[bytes, str]] = {}
+        self._lock = threading.Lock()
+
+    def put_text(self, key: str, text: str, content_type: str = "text/plain; charset=utf-8") -> None:
+        self.put_bytes(key, text.encode("utf-8"), content_type)
+
+    def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
+        with self._lock:
+            self.objects[key] = (bytes(data), content_type)
+
+    def get_text(self, key: str) -> str:
+        return self.get_bytes(key).decode("utf-8")
+
+    def get_bytes(self, key: str) -> bytes:
+        with self._lock:
+            if key not in self.objects:
+                raise PayloadMissing(f"{key} does not exist")
+            return self.objects[key][0]
+
+    def list_keys(self, prefix: str) -> list[str]:
+        with self._lock:
+            return sorted(key for key in self.objects if key.startswith(prefix))
+
+    def delete_keys(self, keys) -> None:
+        with self._lock:
+            for key in keys:
+                self.objects.pop(key, None)
+
+    def presigned_url(self, key: str, seconds: int) -> str:
+        return f"memory://{key}?expires={seconds}"

@@ -42,6 +42,8 @@ from coursegen.models import (
 EXIT_USAGE = 2
 EXIT_FAILED = 1
 BOOK_FORMATS = ("md", "html", "epub")
+PACKAGE_FORMATS = ("scorm", "qti", "gift")  # the packages for learning platforms (domain/artifacts.py EXPORT_FORMATS)
+EVENT_LOG = "events.jsonl"  # under COURSEGEN_HOME: every event the local bus delivered
 SERVE_MAX_RUNNING = 2  # courses `coursegen serve` generates at once by default
 COURSE_ID = re.compile(COURSE_ID_PATTERN)
 
@@ -76,6 +78,15 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("--dry-run", action="store_true",
                           help="plan the outline and the lessons, write no lesson: print an estimate of the tokens, cost and "
                                "time writing them would take")
+    generate.add_argument("--no-quiz", dest="quiz", action="store_false",
+                          help="write no quiz (default: 10-15 questions on the lessons' objectives)")
+    generate.add_argument("--no-landing-page", dest="landing_page", action="store_false",
+                          help="write no landing page (default: one, as the course site's front page)")
+    generate.add_argument("--deploy-staging", action="store_true",
+                          help="stage the course site for preview: 'coursegen serve' serves it at /staging/<course id>/")
+    generate.add_argument("--price", type=_price, metavar="AMOUNT", help="a price for the landing page's pricing section")
+    generate.add_argument("--currency", default="EUR", type=str.upper, metavar="CODE",
+                          help="the price's ISO 4217 currency (default EUR)")
     generate.add_argument("--course-id", type=_course_id, help="reuse a course id (letters, digits, - and _, at most 80): "
                           "storing again replaces that course, never duplicates it")
     generate.add_argument("--max-concurrency", type=_whole_number(1, 40), metavar="N",
@@ -91,10 +102,16 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--lessons", action="store_true", help="and its lessons (with --json: each in full)")
     show.add_argument("--labs", action="store_true", help="and its labs (with --json: each in full)")
 
-    export = commands.add_parser("export", help="write a generated course's book (Markdown, HTML or EPUB) to a file")
+    export = commands.add_parser("export", help="write a generated course's book (Markdown, HTML, EPUB) or a package for a "
+                                 "learning platform (SCORM 1.2, the quiz as QTI 2.1 or GIFT) to a file")
     export.add_argument("course_id", help="as 'coursegen list' or 'generate' printed it")
-    export.add_argument("--format", choices=BOOK_FORMATS, default="html", help="md, html or epub (default html)")
+    export.add_argument("--format", choices=BOOK_FORMATS + PACKAGE_FORMATS, default="html",
+                        help="md, html or epub (the book), scorm, qti or gift (the packages); default html")
     export.add_argument("--out", type=Path, metavar="PATH", help="the file to write (default: ./<course id>.<format>)")
+
+    events = commands.add_parser("events", help="list the domain events a course published (offline: the local bus's log)")
+    events.add_argument("course_id", help="as 'coursegen list' or 'generate' printed it")
+    events.add_argument("--json", action="store_true", help="print the events as a JSON array, as EventBridge delivered them")
 
     serve = commands.add_parser("serve", help="serve the course API on 127.0.0.1 (executions run offline in the background)")
     serve.add_argument("--port", type=_whole_number(0, 65535), default=8080, help="port to listen on (default 8080; 0: any free one)")
@@ -150,6 +167,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _export(args)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "events":
+        return _events(args)
     if args.books_command == "import":
         return _import_books(args)
     return _count_books()
@@ -165,6 +184,10 @@ def _request(args: argparse.Namespace) -> CourseRequest:
             full_lessons_count=args.full_lessons,
             content_mode=args.content,
             dry_run=args.dry_run,
+            generate_quiz=args.quiz,
+            generate_landing_page=args.landing_page,
+            deploy_to_staging=args.deploy_staging,
+            price=None if args.price is None else {"amount": args.price, "currency": args.currency},
         )
     except ValidationError as error:
         raise UsageError(describe_validation_error(error)) from None
@@ -183,7 +206,10 @@ def _generate(args: argparse.Namespace) -> int:
     if case and not args.quiet:
         print(f"Injecting fault {case.name}: {case.description} (expected: {case.outcome})", file=sys.stderr)
     options |= case.runner_options if case else {}
-    with LocalRunner(parameter_overrides=overrides, faults=faults, retry_time_scale=0.05 if case else 1.0, **options) as runner:
+    from coursegen_local.database import data_home
+
+    with LocalRunner(parameter_overrides=overrides, faults=faults, retry_time_scale=0.05 if case else 1.0,
+                     event_log=data_home() / EVENT_LOG, **options) as runner:
         try:
             refuse_unwritten_language(request.language, runner.container.course_service.languages)
         except LanguageNotWritten as error:
@@ -199,6 +225,9 @@ def _generate(args: argparse.Namespace) -> int:
         lessons = runner.container.database.list_lessons(result.course_id) if written else []
         labs = runner.container.database.list_labs(result.course_id) if written else []
         book = _save_book(runner, result.course_id) if lessons else None
+        published = _save_published(runner, result.course_id) if lessons else {}
+        quiz = runner.container.database.get_quiz(result.course_id) if written else None
+        runner.published_events()  # the run's events, into the local bus's log (coursegen events)
     if result.course is None:
         error = result.status.get("error") or {"type": result.execution_status, "message": "the execution did not complete", "phase": result.status.get("phase")}
         if args.json:
@@ -211,6 +240,14 @@ def _generate(args: argparse.Namespace) -> int:
             "labs": [lab_document(lab) for lab in labs],
             **({"estimate": result.status.get("estimate")} if request.dry_run else {}),
             "book": {fmt: str(path) for fmt, path in (book or {}).items()},
+            "quiz": quiz.model_dump(mode="json") if quiz else None,
+            "landing_page": ({"landing_page_id": result.status.get("landing_page_id"), "path": str(published["site"] / "index.html")}
+                             if result.status.get("landing_page_id") else None),
+            "site": str(published["site"]) if published else None,
+            "exports": {fmt: str(path) for fmt, path in published.get("exports", {}).items()},
+            "staging_url": result.status.get("staging_url"),
+            "evidence_pack": ({"path": result.status.get("evidence_pack_path"), "file": str(published["evidence"])}
+                              if published.get("evidence") else None),
             "run": {"seconds": round(result.seconds, 2), "transitions": result.transitions,
                     "lambda_invocations": result.lambda_invocations, "largest_payload_bytes": result.largest_payload_bytes},
         }
@@ -222,6 +259,8 @@ def _generate(args: argparse.Namespace) -> int:
             print(render_labs(labs))
         if request.dry_run:
             print(render_estimate(result.status.get("estimate")))
+        if published:
+            print(render_published(quiz, published, result.status))
         print(f"\nRun: {result.seconds:.1f} s, {result.transitions} state transitions, {result.lambda_invocations} Lambda invocations, "
               f"largest state payload {result.largest_payload_bytes} bytes.")
     return 0
@@ -244,6 +283,16 @@ def _whole_number(low: int, high: int | None = None) -> Callable[[str], int]:
     return parse
 
 
+def _price(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 1_000_000:
+        raise argparse.ArgumentTypeError(f"must be an amount between 0 and 1000000, not {text!r}")
+    return value
+
+
 def _course_id(text: str) -> str:
     if not COURSE_ID.fullmatch(text):
         raise argparse.ArgumentTypeError(f"must be 1-80 letters, digits, - or _, not {text!r}")
@@ -255,11 +304,17 @@ def _serve(args: argparse.Namespace) -> int:
     from coursegen_local.server import make_server
 
     signal.signal(signal.SIGTERM, _stop_like_ctrl_c)
-    with LocalRunner(max_running=args.max_running) as runner:
+    from coursegen_local.database import data_home
+
+    with LocalRunner(max_running=args.max_running, event_log=data_home() / EVENT_LOG,
+                     staging_base_url=f"http://{args.host}:{args.port or 8080}/staging/") as runner:
         try:
             server = make_server(runner, args.host, args.port)
         except OSError as error:
             raise UsageError(f"cannot listen on {args.host}:{args.port}: {error.strerror} (try --port)") from None
+        runner.container.settings = runner.container.settings.model_copy(
+            update={"staging_base_url": f"http://{args.host}:{server.server_port}/staging/"})  # port 0: the one it got
+        threading.Thread(target=_keep_event_log, args=(runner,), daemon=True).start()
         print(f"coursegen API on http://{args.host}:{server.server_port} (offline: moto Step Functions, embedded "
               f"PostgreSQL, {runner.container.llm.name}). Ctrl-C stops.", file=sys.stderr, flush=True)
         serving = threading.Thread(target=server.serve_forever, daemon=True)
@@ -274,6 +329,15 @@ def _serve(args: argparse.Namespace) -> int:
             server.shutdown()
             server.server_close()
     return 0
+
+
+def _keep_event_log(runner) -> None:
+    """serve's courses' events, into the local bus's log as they arrive (coursegen events reads it)."""
+    while not runner.closing.wait(1.0):
+        try:
+            runner.published_events()
+        except Exception as error:  # noqa: BLE001 - the log is a convenience; serving goes on
+            print(f"coursegen: could not log events: {error}", file=sys.stderr)
 
 
 def _finish_running_courses(runner) -> int:
@@ -341,14 +405,20 @@ def _export(args: argparse.Namespace) -> int:
 
     if not COURSE_ID.fullmatch(args.course_id):
         raise UsageError(f"no course with id {args.course_id} (see 'coursegen list')")
-    saved = data_home() / "books" / args.course_id / f"course.{args.format}"
+    from coursegen.domain.artifacts import EXPORT_FORMATS
+
+    name = EXPORT_FORMATS[args.format][0] if args.format in PACKAGE_FORMATS else f"course.{args.format}"
+    saved = data_home() / "books" / args.course_id / name
     if not saved.is_file():
         course = _with_repository(lambda c: c.courses.get_course(args.course_id))
         if course is None:
             raise UsageError(f"no course with id {args.course_id} (see 'coursegen list')")
-        raise UsageError(f"course {args.course_id} has no book saved here (a dry run writes none): "
+        if args.format in ("qti", "gift") and (data_home() / "books" / args.course_id / "course.md").is_file():
+            raise UsageError(f"course {args.course_id} has no quiz, so no {args.format} package (it was generated with "
+                             "--no-quiz, or with no lesson in full)")
+        raise UsageError(f"course {args.course_id} has no {args.format} saved here (a dry run writes none): "
                          f"generate it again with 'coursegen generate ... --course-id {args.course_id}'")
-    out = args.out or Path(f"{args.course_id}.{args.format}")
+    out = args.out or Path(f"{args.course_id}.{name.removeprefix('course.')}")
     if out.is_dir():
         raise UsageError(f"{out}: is a folder; name the file to write, e.g. {out / saved.name}")
     if not out.parent.is_dir():
@@ -362,6 +432,27 @@ def _export(args: argparse.Namespace) -> int:
         shutil.copytree(figures, out.parent / "figures", dirs_exist_ok=True)
         extra = f", and its {len(list(figures.iterdir()))} figure(s) in {out.parent / 'figures'}"
     print(f"Wrote {out} ({out.stat().st_size:,} bytes, {args.format}){extra}.")
+    return 0
+
+
+def _events(args: argparse.Namespace) -> int:
+    from coursegen_local.database import data_home
+    from coursegen_local.events import course_events
+
+    if not COURSE_ID.fullmatch(args.course_id):
+        raise UsageError(f"no course with id {args.course_id} (see 'coursegen list')")
+    found = course_events(data_home() / EVENT_LOG, args.course_id)
+    if args.json:
+        print(json.dumps(found, indent=2, ensure_ascii=False))
+        return 0
+    if not found:
+        raise UsageError(f"no events of course {args.course_id} on the local bus (events are kept for courses "
+                         "generated here with 'coursegen generate' or 'coursegen serve')")
+    for event in found:
+        payload = event["detail"]["payload"]
+        shown = {k: v for k, v in payload.items() if k != "course_id" and not isinstance(v, list)}
+        print(f"{event.get('time', '')}  {event['detail-type']:<28} "
+              + " ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in shown.items()))
     return 0
 
 
@@ -432,6 +523,7 @@ class _ProgressPrinter:
 
 def _save_book(runner, course_id: str) -> dict[str, Path]:
     """The built book, out of the runner's (in-memory) bucket into COURSEGEN_HOME/books/<course id>/."""
+    from coursegen.domain.artifacts import book_key
     from coursegen.services.lessons import book_keys
     from coursegen_local.database import data_home
 
@@ -445,13 +537,68 @@ def _save_book(runner, course_id: str) -> dict[str, Path]:
         saved[fmt].write_bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
     # the Markdown's figures, beside it as it names them (figures/lesson-P-S.svg)
     shutil.rmtree(folder / "figures", ignore_errors=True)
-    prefix = f"courses/{course_id}/book/"
+    prefix = book_key(course_id, "")
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix + "figures/"):
         for item in page.get("Contents", []):
             target = folder / item["Key"].removeprefix(prefix)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read())
     return saved
+
+
+def _save_published(runner, course_id: str) -> dict[str, Any]:
+    """What the publishing stage made, out of the runner's (in-memory) buckets: the site into
+    COURSEGEN_HOME/sites/<id>/, the packages and the evidence pack beside the book, and a staged
+    site into COURSEGEN_HOME/staging/<id>/ (which `coursegen serve` serves when its bucket has none)."""
+    from coursegen.domain.artifacts import EXPORT_FORMATS, evidence_key, export_key, site_prefix
+    from coursegen_local.database import data_home
+
+    s3 = runner.container._aws("s3")
+    settings = runner.container.settings
+
+    def download(bucket: str, prefix: str, folder: Path) -> int:
+        shutil.rmtree(folder, ignore_errors=True)  # a rebuild replaces, never mixes two builds
+        count = 0
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                target = folder / item["Key"].removeprefix(prefix)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read())
+                count += 1
+        return count
+
+    saved: dict[str, Any] = {"site": data_home() / "sites" / course_id, "exports": {}}
+    if not download(settings.payload_bucket, site_prefix(course_id), saved["site"]):
+        return {}  # nothing published (a dry run)
+    books = data_home() / "books" / course_id
+    for fmt in EXPORT_FORMATS:
+        target = books / EXPORT_FORMATS[fmt][0]
+        target.unlink(missing_ok=True)
+        data = runner.payload(export_key(course_id, fmt))
+        if data is not None:
+            target.write_bytes(data)
+            saved["exports"][fmt] = target
+    if (evidence := runner.payload(evidence_key(course_id))) is not None:
+        saved["evidence"] = books / "evidence.json"
+        saved["evidence"].write_bytes(evidence)
+    staged = data_home() / "staging" / course_id
+    saved["staged"] = staged if download(settings.staging_bucket, f"{course_id}/", staged) else None
+    return saved
+
+
+def render_published(quiz, published: dict[str, Any], status: dict[str, Any]) -> str:
+    lines = ["", "Published:"]
+    if quiz is not None:
+        lines.append(f"  Quiz: {len(quiz.questions)} questions ({quiz.generator})")
+    lines.append(f"  Site: {published['site'] / 'index.html'}"
+                 + (" (its front page is the landing page)" if status.get("landing_page_id") else ""))
+    for fmt, path in published["exports"].items():
+        lines.append(f"  {fmt.upper()}: {path}")
+    if published.get("evidence"):
+        lines.append(f"  Evidence pack: {published['evidence']}")
+    if status.get("staging_url"):
+        lines.append(f"  Staged: {status['staging_url']} (served by 'coursegen serve'; files in {published['staged']})")
+    return "\n".join(lines)
 
 
 def lesson_document(lesson) -> dict:

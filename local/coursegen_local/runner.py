@@ -21,6 +21,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import SimpleNamespace
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -34,7 +35,7 @@ from coursegen.domain.status import course_status
 from coursegen.errors import StateMissing
 from coursegen.models import CourseRequest, CourseState, StoredCourse, WorkflowInput
 from coursegen_local import moto_internals as moto
-from coursegen_local import moto_fixes, moto_speedups
+from coursegen_local import events, moto_fixes, moto_speedups
 from coursegen_local.faults import Fault
 from coursegen_local.template import ACCOUNT, SamTemplate
 
@@ -83,11 +84,17 @@ class LocalRunner:
         faults: list[Fault] | None = None,
         max_running: int | None = None,
         execution_timeout_seconds: int | None = None,
+        staging_base_url: str = "http://127.0.0.1:8080/staging/",
+        event_log: Path | None = None,
         **adapters: Any,
     ) -> None:
         """adapters: replacements for the container's (llm=..., embedder=..., database=...).
         max_running: how many executions run at once; the others wait, queued (None: no limit).
-        execution_timeout_seconds: replaces the machine's TimeoutSeconds (tests of a timeout only)."""
+        execution_timeout_seconds: replaces the machine's TimeoutSeconds (tests of a timeout only).
+        staging_base_url: where `coursegen serve` serves staged sites (the staging_url a course gets).
+        event_log: a JSON Lines file every published event is appended to (`coursegen events` reads it)."""
+        self.staging_base_url = staging_base_url
+        self.event_log = event_log
         self.template = SamTemplate(parameter_overrides=parameter_overrides)
         self._adapters = adapters
         self._database_url = database_url
@@ -170,6 +177,10 @@ class LocalRunner:
             update={
                 "course_state_table": self.template.physical_name("CourseStateTable"),
                 "payload_bucket": self.template.physical_name("PayloadBucket"),
+                "staging_bucket": self.template.physical_name("StagingBucket"),
+                # the staged sites are served by `coursegen serve` (its address), as CloudFront serves them in AWS
+                "staging_base_url": self.staging_base_url,
+                "inline_exports": True,
                 "state_machine_arn": self.state_machine_arn,
                 "event_bus_name": self.template.physical_name("CourseEventBus"),
                 "database_url": database_url,
@@ -206,25 +217,32 @@ class LocalRunner:
     def _capture_events(self) -> None:
         """Create the template's event buses, and a rule on each that copies every event to a
         local queue, so tests and tools can read what the state machine published."""
-        events = boto3.client("events", region_name=REGION)
+        buses = boto3.client("events", region_name=REGION)
         sqs = boto3.client("sqs", region_name=REGION)
         self._event_queue = sqs.create_queue(QueueName="coursegen-local-published-events")["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=self._event_queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         for bus in self.template.event_buses():
-            events.create_event_bus(Name=bus)
-            events.put_rule(Name="coursegen-local-capture", EventBusName=bus, EventPattern=json.dumps({"source": [{"prefix": ""}]}))
-            events.put_targets(Rule="coursegen-local-capture", EventBusName=bus, Targets=[{"Id": "capture", "Arn": queue_arn}])
+            buses.create_event_bus(Name=bus)
+            buses.put_rule(Name="coursegen-local-capture", EventBusName=bus, EventPattern=json.dumps({"source": [{"prefix": ""}]}))
+            buses.put_targets(Rule="coursegen-local-capture", EventBusName=bus, Targets=[{"Id": "capture", "Arn": queue_arn}])
         self._published: list[dict] = []
+        self.invalid_events: list[str] = []  # what broke an event's contract (tests assert there is none)
 
     def published_events(self) -> list[dict]:
-        """Every event published so far, oldest first, as EventBridge delivered them."""
+        """Every event published so far, oldest first, as EventBridge delivered them (each checked
+        against its schema: invalid_events says what broke one; appended to event_log if set)."""
         sqs = boto3.client("sqs", region_name=REGION)
         while True:
             messages = sqs.receive_message(QueueUrl=self._event_queue, MaxNumberOfMessages=10).get("Messages", [])
             if not messages:
                 return list(self._published)
+            received = [json.loads(message["Body"]) for message in messages]
+            for event in received:  # each one checked against its contract as it arrives
+                self.invalid_events += [f"{event.get('id')}: {problem}" for problem in events.event_problems(event)]
+            self._published += received
+            if self.event_log is not None:
+                events.append(self.event_log, received)
             for message in messages:
-                self._published.append(json.loads(message["Body"]))
                 sqs.delete_message(QueueUrl=self._event_queue, ReceiptHandle=message["ReceiptHandle"])
 
     # -- the Lambda side ---------------------------------------------------------------
@@ -321,6 +339,20 @@ class LocalRunner:
     def _end_recorded(self, execution_arn: str) -> threading.Event:
         with self._lock:
             return self._ends_recorded.setdefault(execution_arn, threading.Event())
+
+    def payload(self, key: str) -> bytes | None:
+        """An object of the payload bucket, or None."""
+        try:
+            return self.container._aws("s3").get_object(Bucket=self.container.settings.payload_bucket, Key=key)["Body"].read()
+        except self.container._aws("s3").exceptions.NoSuchKey:
+            return None
+
+    def staged_object(self, key: str) -> bytes | None:
+        """A file of the staging bucket (<course id>/<path>), or None."""
+        try:
+            return self.container._aws("s3").get_object(Bucket=self.container.settings.staging_bucket, Key=key)["Body"].read()
+        except self.container._aws("s3").exceptions.NoSuchKey:
+            return None
 
     def delete_payload(self, key: str) -> None:
         boto3.client("s3", region_name=REGION).delete_object(Bucket=self.container.settings.payload_bucket, Key=key)

@@ -12,15 +12,18 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import uuid
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from coursegen.models import COURSE_ID_PATTERN
 from coursegen_local.runner import LocalRunner
 from coursegen_local.template import ACCOUNT
 
 TENANT_HEADER = "X-Coursegen-Tenant"
+STAGING_PATH = "/staging/"  # the staged sites, as the CloudFront distribution serves them in AWS
 MAX_BODY_BYTES = 1_000_000
 REQUEST_TIMEOUT_SECONDS = 30  # a client that stalls (a body shorter than its Content-Length) is dropped
 
@@ -71,6 +74,25 @@ def response_headers(response: dict) -> dict[str, str]:
     return headers
 
 
+def staged_file(runner: LocalRunner, path: str) -> tuple[bytes, str] | None:
+    """A staged site's file by its path under /staging/ (<course id>/<file>, a folder meaning its
+    index.html): from the runner's staging bucket, else from the copy `generate` saved under
+    COURSEGEN_HOME/staging/. None for a path that is not a staged file (nothing outside is reachable)."""
+    from coursegen.domain.artifacts import media_type
+    from coursegen_local.database import data_home
+
+    course_id, _, rest = path.partition("/")
+    parts = [part for part in rest.split("/") if part]
+    if not re.fullmatch(COURSE_ID_PATTERN.strip("^$"), course_id) or any(p in (".", "..") or "\\" in p for p in parts):
+        return None
+    relative = "/".join(parts) if parts and "." in parts[-1] else "/".join([*parts, "index.html"])
+    data = runner.staged_object(f"{course_id}/{relative}")
+    if data is None:
+        saved = data_home() / "staging" / course_id / relative
+        data = saved.read_bytes() if saved.is_file() else None
+    return None if data is None else (data, media_type(relative))
+
+
 def make_server(runner: LocalRunner, host: str = "127.0.0.1", port: int = 8080,
                 request_timeout: float = REQUEST_TIMEOUT_SECONDS) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
@@ -102,6 +124,9 @@ def make_server(runner: LocalRunner, host: str = "127.0.0.1", port: int = 8080,
                 self._refuse(HTTPStatus.SERVICE_UNAVAILABLE, "coursegen serve is stopping: it finishes the courses it has "
                              "and takes no new ones. Start it again, then retry.", "server", "stopping")
                 return
+            if self.command in ("GET", "HEAD") and self.path.startswith(STAGING_PATH):
+                self._staged()
+                return
             # HEAD is GET without the body (_reply leaves it out).
             event = api_gateway_event("GET" if self.command == "HEAD" else self.command, self.path,
                                       dict(self.headers.items()), body, self.client_address[0],
@@ -111,7 +136,21 @@ def make_server(runner: LocalRunner, host: str = "127.0.0.1", port: int = 8080,
             except Exception as error:  # noqa: BLE001 - a 500 with one line, never a traceback
                 self._reply(500, {}, json.dumps({"message": f"Internal error: {type(error).__name__}"}))
                 return
-            self._reply(response["statusCode"], response_headers(response), response.get("body") or "")
+            body = response.get("body") or ""
+            if response.get("isBase64Encoded"):  # a package: bytes, as API Gateway would pass them on
+                body = base64.b64decode(body)
+            self._reply(response["statusCode"], response_headers(response), body)
+
+        def _staged(self) -> None:
+            """GET /staging/<course id>/<path>: the staged site, as CloudFront serves it in AWS."""
+            found = staged_file(runner, urlsplit(self.path).path.removeprefix(STAGING_PATH))
+            if found is None:
+                self._reply(404, {}, json.dumps({"message": "No such staged page: stage a course with deploy_to_staging "
+                                                 "(coursegen generate --deploy-staging)."}))
+                return
+            data, media_type = found
+            self._reply(200, {"Content-Type": media_type, "Cache-Control": "no-cache",
+                              "X-Content-Type-Options": "nosniff"}, data)
 
         def __getattr__(self, name: str):
             # Every method (GET, HEAD, TRACE, QUERY, ...) reaches the API, which answers unknown ones
@@ -134,8 +173,8 @@ def make_server(runner: LocalRunner, host: str = "127.0.0.1", port: int = 8080,
             self.close_connection = True
             self._reply(status, {}, json.dumps({"message": message, "errors": [{"field": field, "reason": reason}]}))
 
-        def _reply(self, status: int, headers: dict[str, str], body: str) -> None:
-            data = body.encode("utf-8")
+        def _reply(self, status: int, headers: dict[str, str], body: str | bytes) -> None:
+            data = body if isinstance(body, bytes) else body.encode("utf-8")
             self.send_response(status)
             headers.setdefault("Content-Type", "application/json")
             for key, value in headers.items():

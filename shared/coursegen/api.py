@@ -34,6 +34,7 @@ from coursegen.errors import (
     Unauthenticated,
     WorkflowUnavailable,
 )
+from coursegen.domain.artifacts import EXPORT_FORMATS
 from coursegen.models import COURSE_ID_PATTERN, CourseRequest
 
 logger = Logger(service="coursegen")
@@ -310,6 +311,35 @@ def list_labs(course_id: CourseId) -> dict:
                     404: {"description": "No such course or lab", "content": {"application/json": {"model": Problem}}}})
 def get_lab(course_id: CourseId, lab_id: LabId) -> dict:
     return course_service().lab(course_id, lab_id, owner())
+
+
+@app.get("/courses/<course_id>/quiz", summary="Read a course's quiz: every question with its options, answer and explanation",
+         responses={200: {"description": "The quiz: quiz_id, title and questions (question_id, kind, stem, options, "
+                               "correct_index, explanation, lesson_id, objective_id)"},
+                    404: {"description": "No such course, or it has no quiz", "content": {"application/json": {"model": Problem}}},
+                    409: {"description": "Not published yet", "content": {"application/json": {"model": Problem}}}})
+def get_quiz(course_id: CourseId) -> dict:
+    return course_service().quiz(course_id, owner(), base_path=base_path())
+
+
+ExportFormat = Annotated[str, Path(pattern=r"^(scorm|qti|gift)$",
+                                   description="scorm (SCORM 1.2 zip), qti (the quiz as QTI 2.1 zip) or gift (the quiz as Moodle GIFT)")]
+
+
+@app.get("/courses/<course_id>/exports/<export_format>", summary="Download a package for a learning platform",
+         description="In AWS a presigned URL to the file (valid 15 minutes); offline the file itself.",
+         responses={200: {"description": "{url, expires_in, file_name, media_type} in AWS; the file offline"},
+                    404: {"description": "No such course, or no such package (QTI and GIFT need a quiz)",
+                          "content": {"application/json": {"model": Problem}}},
+                    409: {"description": "The course is still generating, failed or is a dry run",
+                          "content": {"application/json": {"model": Problem}}}})
+def get_export(course_id: CourseId, export_format: ExportFormat):
+    answer = course_service().export(course_id, export_format, owner(), base_path=base_path())
+    if isinstance(answer, dict):
+        return answer
+    name, media_type = EXPORT_FORMATS[export_format]
+    return Response(status_code=HTTPStatus.OK, content_type=media_type, body=answer,
+                    headers={"Content-Disposition": f'attachment; filename="{course_id}-{name}"'})
 
 
 @app.get("/courses", summary="List your courses, newest first")

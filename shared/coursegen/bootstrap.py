@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from functools import cached_property
 
+from coursegen.adapters.metering import metered
 from coursegen.config import Settings
 from coursegen.errors import ConfigurationError
 from coursegen.ports import (
@@ -32,7 +33,8 @@ class Container:
         self._lock = threading.RLock()
         self._session = None
         for name, value in given.items():  # explicit adapters win over configured ones
-            self.__dict__[name] = value
+            # a given LLM (a test's, the runner's) is metered like a built one: its runs have evidence too
+            self.__dict__[name] = metered(value) if name == "llm" else value
 
     def _aws(self, service: str, **config):
         import boto3
@@ -55,6 +57,10 @@ class Container:
 
     @cached_property
     def llm(self) -> Llm:
+        """The configured provider's, metered (adapters/metering.py): every call's tokens and time are evidence."""
+        return metered(self._provider_llm())
+
+    def _provider_llm(self) -> Llm:
         s = self.settings
         if s.llm_provider == "bedrock":
             from coursegen.adapters.bedrock import BedrockLlm
@@ -178,11 +184,48 @@ class Container:
     def course_service(self) -> CourseService:
         return CourseService(states=self.states, courses=_Lazy(lambda: self.courses), starter=self.starter,
                              lessons=_Lazy(lambda: self.database), execution_ends=self.execution_end_service,
+                             quizzes=_Lazy(lambda: self.database), payloads=_Lazy(lambda: self.payloads),
+                             inline_exports=self.settings.inline_exports,
                              languages=OFFLINE_LANGUAGES if self.settings.llm_provider in ("offline", "simulated") else None)
 
     @cached_property
     def library_ingestion(self) -> LibraryIngestion:
         return LibraryIngestion(payloads=self.payloads, embedder=self.embedder, books=_Lazy(lambda: self.books))
+
+    @cached_property
+    def quiz_workflow(self):
+        from coursegen.services.assessments import QuizSettings, QuizWorkflow
+
+        return QuizWorkflow(llm=self.llm, states=self.states, payloads=self.payloads,
+                            settings=QuizSettings(max_repairs=self.settings.llm_max_repairs))
+
+    @cached_property
+    def staging(self):
+        from coursegen.adapters.staging import S3StagingSite
+
+        return S3StagingSite(self._aws("s3"), self.settings.staging_bucket, self.settings.staging_base_url)
+
+    @cached_property
+    def publishing_workflow(self):
+        from coursegen.adapters import packages, site  # the renderers: modules with the functions the service calls
+        from coursegen.services.publishing import PublishingSettings, PublishingWorkflow
+
+        s = self.settings
+        return PublishingWorkflow(
+            llm=self.llm, states=self.states, payloads=self.payloads, courses=_Lazy(lambda: self.courses),
+            lessons=_Lazy(lambda: self.database), quizzes=_Lazy(lambda: self.database), site=site, packages=packages,
+            staging=_Lazy(lambda: self.staging),
+            settings=PublishingSettings(max_repairs=s.llm_max_repairs, offline=s.llm_provider in ("offline", "simulated")))
+
+    @cached_property
+    def evidence_workflow(self):
+        from coursegen.services.evidence import EvidenceWorkflow
+
+        s = self.settings
+        # the model the provider is asked for by name; the offline ones ask none
+        model = {"bedrock": s.llm_model_id, "openai": s.openai_model}.get(s.llm_provider, "none")
+        return EvidenceWorkflow(states=self.states, payloads=self.payloads, lessons=_Lazy(lambda: self.database),
+                                provider=s.llm_provider, model=model)
 
     @cached_property
     def outline_workflow(self) -> OutlineWorkflow:
@@ -286,3 +329,20 @@ def visual_workflow() -> VisualWorkflow:
 
 def execution_end_service() -> ExecutionEndService:
     return container().execution_end_service
+
+
+def quiz_workflow():
+    return container().quiz_workflow
+
+
+def publishing_workflow():
+    return container().publishing_workflow
+
+
+def evidence_workflow():
+    return container().evidence_workflow
+
+
+def payload_store() -> PayloadStore:
+    """The payload bucket (the handlers write each step's usage record there)."""
+    return container().payloads

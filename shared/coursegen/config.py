@@ -30,6 +30,10 @@ class Settings(BaseModel):
     payload_bucket: str = "coursegen-payloads"
     state_machine_arn: str = ""
     event_bus_name: str = "coursegen-events"
+    staging_bucket: str = "coursegen-staging"
+    # where the staging bucket is served: the CloudFront distribution in AWS, `coursegen serve` offline
+    staging_base_url: str = Field("http://127.0.0.1:8080/staging/", pattern=r"^https?://[^\s]+/$")
+    inline_exports: bool = False  # GET /courses/{id}/exports/{format}: the file itself (offline), not a presigned URL
     search_top_k: int = Field(8, ge=1, le=50)
     search_min_similarity: float = Field(0.28, ge=-1, le=1)  # docs/grounding-calibration.md (make calibrate)
     search_ef_search: int = Field(200, ge=10, le=1000)

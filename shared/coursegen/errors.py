@@ -80,3 +80,8 @@ class CourseNotReady(CoursegenError):
 
 class LanguageNotWritten(CoursegenError):
     """The configured writer cannot write the requested language (the offline one writes English only)."""
+
+
+class StagingFailed(CoursegenError):
+    """The site could not be staged (its upload failed); nothing of it is left half-staged."""
+

@@ -16,7 +16,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ValidationError
 
-from coursegen.bootstrap import outline_workflow
+from coursegen.adapters.metering import metered_invocation
+from coursegen.bootstrap import outline_workflow, payload_store
 from coursegen.errors import InvalidInput
 from coursegen.models import describe_validation_error
 
@@ -47,8 +48,11 @@ def workflow_step(step: Callable[[Any, BaseModel], dict], model: type[BaseModel]
         except ValidationError as error:
             raise InvalidInput(describe_validation_error(error)) from None
         # thread-safe: offline, Map iterations run in threads of one process
-        logger.thread_safe_append_keys(course_id=getattr(request, "course_id", None), step=name)
-        result = step(service(), request)
+        course_id = getattr(request, "course_id", None)
+        logger.thread_safe_append_keys(course_id=course_id, step=name)
+        # the step's model calls, tokens and time: a usage record for the evidence pack, failed or not
+        with metered_invocation(name, course_id, payload_store, getattr(context, "aws_request_id", None)):
+            result = step(service(), request)
         if _METRICS_ENABLED:
             metrics.add_metric(name=f"{name}_completed", unit=MetricUnit.Count, value=1)
         logger.info("step completed", extra={"result": loggable(result)})

@@ -75,6 +75,15 @@ class CoursePreferences(BaseModel):
 Query = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=MAX_QUERY_CHARS)]
 
 
+class Price(BaseModel):
+    """An optional price for the landing page's pricing section."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    amount: float = Field(ge=0, le=1_000_000, strict=True)
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = Field(description="ISO 4217 code, e.g. EUR")
+
+
 class CourseRequest(BaseModel):
     """What a user asks for. Validated at every entry point (CLI, API, execution input)."""
 
@@ -97,6 +106,18 @@ class CourseRequest(BaseModel):
         False, strict=True,
         description="Plan the outline and the lessons, write no lesson, and answer with an estimate of the tokens, "
                     "cost and time of writing them (in the course's status).")
+    generate_quiz: bool = Field(
+        True, strict=True,
+        description="Write a quiz: 10-15 questions (multiple choice and true/false), each assessing one lesson's objective.")
+    generate_landing_page: bool = Field(
+        True, strict=True,
+        description="Write a landing page: hero, what you will learn, syllabus with minutes, audience, sources, a call to "
+                    "action (and pricing when `price` is given).")
+    deploy_to_staging: bool = Field(
+        False, strict=True,
+        description="Stage the course site (landing page, lessons, labs, quiz, sources) for preview; its URL is the "
+                    "status's staging_url.")
+    price: Price | None = Field(None, description="A price for the landing page's pricing section (none: no pricing).")
 
     @field_validator("query")
     @classmethod
@@ -115,11 +136,16 @@ class CourseRequest(BaseModel):
         request = CourseRequest.model_validate(self.model_dump(include=set(CourseRequest.model_fields)))
         # Fields added since courses were first stored count only when set: an earlier request's
         # fingerprint (its Idempotency-Key replay, its resume's artifacts) stays what it was.
-        added = {name for name, default in (("content_mode", ContentMode.theory), ("dry_run", False))
-                 if getattr(request, name) == default}
+        added = {name for name, default in ADDED_REQUEST_FIELDS.items() if getattr(request, name) == default}
         return hashlib.sha256(request.model_dump_json(exclude=added).encode()).hexdigest()
 
 
+# Request fields added after the first courses were stored, with their defaults: at the default
+# they leave a request's fingerprint as it was (tests/unit/test_models.py pins one).
+ADDED_REQUEST_FIELDS: dict[str, Any] = {
+    "content_mode": ContentMode.theory, "dry_run": False, "generate_quiz": True, "generate_landing_page": True,
+    "deploy_to_staging": False, "price": None,
+}
 COURSE_ID_PATTERN = r"^[A-Za-z0-9_-]{1,80}$"  # an execution name's characters, and a safe S3 key part
 Owner = Annotated[str, StringConstraints(min_length=1, max_length=300)]
 
@@ -156,6 +182,12 @@ class Phase(str, Enum):
     writing_labs = "writing_labs"
     building_book = "building_book"
     estimating = "estimating"  # a dry run: the lessons are planned, not written
+    publishing = "publishing"
+    writing_quiz = "writing_quiz"
+    writing_landing_page = "writing_landing_page"
+    building_site = "building_site"
+    deploying_staging = "deploying_staging"
+    writing_evidence = "writing_evidence"
     complete = "complete"
 
 
@@ -385,6 +417,49 @@ class StoredLab(BaseModel):
         }
 
 
+class QuestionKind(str, Enum):
+    multiple_choice = "multiple_choice"  # 4 options, exactly one correct
+    true_false = "true_false"  # options ["True", "False"] (in the course language)
+
+
+class QuizQuestion(BaseModel):
+    """One checked question of a course's quiz (domain/quiz.py checks and builds them)."""
+
+    question_id: str  # a UUID
+    kind: QuestionKind
+    stem: str
+    options: list[str]
+    correct_index: int = Field(ge=0)
+    explanation: str
+    lesson_id: str  # the lesson it assesses
+    objective_id: str  # the objective of that lesson it assesses (O<part>.<section>.<n>)
+
+
+class StoredQuiz(BaseModel):
+    """A course's quiz, as PostgreSQL holds it (one per course; a rewrite replaces it)."""
+
+    quiz_id: str  # a UUID
+    course_id: str
+    title: str
+    questions: list[QuizQuestion]
+    generator: str = ""  # who wrote it: the model's name, or "offline writer (not an LLM)"
+
+    @property
+    def question_ids(self) -> list[str]:
+        return [q.question_id for q in self.questions]
+
+
+class LandingCopy(BaseModel):
+    """The landing page's words that a model writes (the page's structure and every fact in it -
+    syllabus, minutes, sources, price - come from the course itself, not from the model)."""
+
+    headline: str
+    subtitle: str
+    outcomes: list[str]  # "what you will learn", 3-8 items
+    audience: str  # who it is for, a sentence or two
+    call_to_action: str  # the button's words, a few
+
+
 class Progress(BaseModel):
     """Counted per part, by index: a retried part sets its own entry again instead of counting twice."""
 
@@ -438,6 +513,16 @@ class CourseState(BaseModel):
     outline_complete: bool = False
     lessons_complete: bool = False  # BuildBook stored every lesson and the book: the course is whole
     estimate: ContentEstimate | None = None  # a dry run's answer (EstimateContent)
+    generate_quiz: bool = True
+    generate_landing_page: bool = True
+    deploy_to_staging: bool = False
+    price: Price | None = None
+    # the publishing stage's results (statemachine/course_publishing.asl.json)
+    quiz_id: str = ""
+    quiz_questions_count: int = 0
+    landing_page_id: str = ""
+    staging_url: str = ""
+    evidence_pack_path: str = ""
     # lesson writing (later phases; kept so no field is lost between phases)
     current_course: dict[str, Any] | None = None
     current_section: dict[str, Any] | None = None
@@ -489,6 +574,17 @@ class CourseState(BaseModel):
         self.full_lessons_count = request.full_lessons_count
         self.dry_run = request.dry_run
         self.content_mode = request.content_mode
+        self.generate_quiz = request.generate_quiz
+        self.generate_landing_page = request.generate_landing_page
+        self.deploy_to_staging = request.deploy_to_staging
+        self.price = request.price
+
+    @property
+    def is_whole(self) -> bool:
+        """Everything the course was asked for is made: the outline stored, the lessons written (a
+        dry run: estimated) and the publishing stage through to its last step, the evidence pack."""
+        content_done = self.lessons_complete or (self.dry_run and self.estimate is not None)
+        return self.outline_complete and content_done and bool(self.evidence_pack_path)
 
     @property
     def course_title(self) -> str:

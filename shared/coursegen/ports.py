@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -11,7 +11,7 @@ from coursegen.domain.execution_end import ExecutionEnd
 from coursegen.domain.prompts import Prompt
 from coursegen.domain.visuals import DiagramSpec
 from coursegen.models import BookSummary, CourseOutline, CourseState, FoundBook, StoredCourse
-from coursegen.models import StoredLab, StoredLesson
+from coursegen.models import StoredLab, StoredLesson, StoredQuiz
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,16 @@ class LessonRepository(Protocol):
     def get_lab(self, course_id: str, lab_id: str, owner: str | None = None) -> StoredLab | None: ...
 
 
+class QuizRepository(Protocol):
+    def store_quiz(self, quiz: StoredQuiz) -> None:
+        """The course's one quiz; storing it again replaces it (its first quiz_id kept)."""
+
+    def delete_quiz(self, course_id: str) -> None: ...
+
+    def get_quiz(self, course_id: str, owner: str | None = None) -> StoredQuiz | None:
+        """None for a course with no quiz, or of another owner (when one is given)."""
+
+
 class StateStore(Protocol):
     def load(self, course_id: str, include_text: bool = True, entering: str | None = None) -> CourseState:
         """`entering`: set this phase (so pollers see it) and read the state, in one write."""
@@ -128,10 +138,28 @@ class PayloadStore(Protocol):
 
     def get_text(self, key: str) -> str: ...
 
+    def get_bytes(self, key: str) -> bytes:
+        """The object's bytes; PayloadMissing when there is none (as get_text)."""
+
+    def list_keys(self, prefix: str) -> list[str]:
+        """Every key under the prefix, in key order ([] when there is none)."""
+
+    def delete_keys(self, keys: Sequence[str]) -> None:
+        """Delete these keys; one that is not there is no error."""
+
+    def presigned_url(self, key: str, seconds: int) -> str:
+        """A URL that GETs the key for `seconds`, for a client outside (a package download)."""
+
 
 class FigureRenderer(Protocol):
     def render(self, spec: DiagramSpec) -> str:
         """The diagram as a self-contained SVG document; any exception means no figure."""
+
+
+class SiteHost(Protocol):
+    def deploy(self, course_id: str, files: Mapping[str, bytes]):
+        """Stage the site (site path -> bytes) under the course's prefix, replacing the last deploy;
+        a StagedSite(url, domain). StagingFailed, with nothing left half-staged, if it cannot."""
 
 
 class EventPublisher(Protocol):

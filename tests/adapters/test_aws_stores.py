@@ -19,7 +19,7 @@ def stores():
         [(table, spec)] = template.dynamodb_tables()
         dynamodb.create_table(**spec["create"])
         s3 = boto3.client("s3", region_name="us-east-1")
-        [bucket] = template.buckets()
+        bucket = template.physical_name("PayloadBucket")  # the template has the staging bucket too
         s3.create_bucket(Bucket=bucket)
         payloads = S3PayloadStore(s3, bucket)
         yield DynamoStateStore(dynamodb, table, payloads), payloads, dynamodb, s3
@@ -175,3 +175,24 @@ def test_a_record_no_execution_claimed_takes_the_end_of_the_course_s_execution(s
     assert (loaded.status.value, loaded.failed_event_owed) == ("error", True)
     store.failed_event_published("c-2")
     assert not store.load("c-2", include_text=False).failed_event_owed
+
+
+def test_an_object_s_bytes_come_back_exactly_and_a_missing_one_is_payload_missing(stores):
+    _, payloads, *_ = stores
+    data = bytes(range(256))  # not text: an EPUB, a zip package
+    payloads.put_bytes("published/c-1/exports/course.scorm.zip", data, "application/zip")
+    assert payloads.get_bytes("published/c-1/exports/course.scorm.zip") == data
+    with pytest.raises(PayloadMissing):
+        payloads.get_bytes("published/c-1/exports/none.zip")
+
+
+def test_the_keys_under_a_prefix_are_listed_in_order_past_one_page(stores):
+    _, payloads, _, s3 = stores
+    # ListObjectsV2 answers 1000 keys a page: 1001 usage records take two
+    for n in range(1001):
+        s3.put_object(Bucket=payloads.bucket, Key=f"courses/c-1/usage/expand_part/{n:04d}.json", Body=b"{}")
+    payloads.put_text("courses/c-1/usage-not/x.json", "{}")
+    payloads.put_text("courses/c-2/usage/plan_parts/y.json", "{}")
+    keys = payloads.list_keys("courses/c-1/usage/")
+    assert keys == [f"courses/c-1/usage/expand_part/{n:04d}.json" for n in range(1001)]
+    assert payloads.list_keys("courses/c-3/") == []

@@ -3,6 +3,7 @@ runner, so POST really starts the ASL execution on moto and GET reads real Postg
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -30,6 +31,8 @@ class Client:
         headers = {"X-Coursegen-Tenant": self.tenant, "Content-Type": "application/json", **(headers or {})}
         raw = body if isinstance(body, str) or body is None else json.dumps(body)
         response = self.runner.invoke("ApiFunction", api_gateway_event(method, path, headers, raw, "127.0.0.1"))
+        if response.get("isBase64Encoded"):  # a file (an export): its bytes
+            return response["statusCode"], base64.b64decode(response["body"]), response_headers(response)
         return response["statusCode"], json.loads(response["body"] or "null"), response_headers(response)
 
     def wait_until_done(self, course_id: str, timeout: float = 60) -> list[dict]:

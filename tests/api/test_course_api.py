@@ -170,8 +170,9 @@ def test_published_events_validate_against_their_schemas_and_stay_small(client, 
     assert "course.lesson.generated" in kinds
     for event in events:
         assert not event_problems(event)
-        # seed 004's course.lesson.generated names the lesson (generated content); nothing else carries text
-        payload = {k: v for k, v in event["detail"]["payload"].items() if k != "lesson_title"}
+        # seed 004 names the requested title (and focus, audience) and each lesson's title; nothing else carries text
+        payload = {k: v for k, v in event["detail"]["payload"].items()
+                   if k not in ("lesson_title", "title", "description", "target_audiences")}
         text = json.dumps({**event["detail"], "payload": payload})
         assert "DCF" not in text and "alice" not in text  # ids, not content; no principal names
 

@@ -9,14 +9,20 @@ from coursegen_local.load import call
 from coursegen_local.server import make_server
 
 
-def test_post_poll_get_over_http(http_server):
-    status, accepted = call(http_server, "/courses", {"query": "Learn DCF valuation", "hours": 2})
-    assert status == 202
+def polled(base: str, status_url: str) -> dict:
+    """The course's status once it is no longer processing (or after 30 s)."""
     for _ in range(600):
-        status, progress = call(http_server, accepted["status_url"])
+        _, progress = call(base, status_url)
         if progress["status"] != "processing":
             break
         time.sleep(0.05)
+    return progress
+
+
+def test_post_poll_get_over_http(http_server):
+    status, accepted = call(http_server, "/courses", {"query": "Learn DCF valuation", "hours": 2})
+    assert status == 202
+    progress = polled(http_server, accepted["status_url"])
     assert progress["status"] == "complete", progress
     status, course = call(http_server, f"/courses/{accepted['course_id']}")
     assert status == 200 and course["total_minutes"] > 0
@@ -122,3 +128,32 @@ def test_a_malformed_request_line_or_huge_header_is_refused_with_json_not_html(h
         assert status == 400 and headers["Content-Type"] == "application/json" and problem["errors"][0]["field"] == "request line"
     status, _, problem = raw_answer(http_server, b"GET /courses HTTP/1.1\r\nX-Big: " + b"a" * 70_000 + b"\r\n\r\n")
     assert status == 431 and problem["errors"][0]["field"] == "headers"
+
+
+def test_serve_serves_a_staged_course_site_and_nothing_outside_it(http_server):
+    import urllib.error
+    import urllib.request
+
+    from html5lib import parse
+
+    status, accepted = call(http_server, "/courses", {"query": "Learn DCF valuation", "hours": 2, "deploy_to_staging": True})
+    assert status == 202
+    progress = polled(http_server, accepted["status_url"])
+    assert progress["status"] == "complete" and progress["staging_url"].endswith(f"/staging/{accepted['course_id']}/index.html")
+
+    def get(path: str) -> tuple[int, str, bytes]:
+        try:
+            with urllib.request.urlopen(f"{http_server}{path}", timeout=10) as response:
+                return response.status, response.headers["Content-Type"], response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.headers["Content-Type"], error.read()
+
+    for path in (f"/staging/{accepted['course_id']}/", f"/staging/{accepted['course_id']}/index.html"):
+        status, media_type, body = get(path)
+        assert status == 200 and media_type.startswith("text/html"), path
+        assert parse(body, namespaceHTMLElements=False).find(".//main") is not None
+    status, media_type, _ = get(f"/staging/{accepted['course_id']}/styles.css")
+    assert status == 200 and media_type.startswith("text/css")
+    for outside in ("/staging/../courses", f"/staging/{accepted['course_id']}/../../pgdata", "/staging/nope/index.html",
+                    f"/staging/{accepted['course_id']}/%2e%2e/x.html"):
+        assert get(outside)[0] == 404, outside

@@ -170,9 +170,9 @@ class _Context:
 
 
 # -- the scenarios ------------------------------------------------------------------------
-# with labs: WriteLab runs, BuildBook stores the labs, the API reads them
+# with labs and staging: WriteLab runs, BuildBook stores the labs, DeployToStaging stages the site, the API reads them
 DCF = {"query": "Learn DCF valuation", "hours": 2, "preferences": {"depth": "balanced", "pace": "moderate"}, "language": "en",
-       "content_mode": "theory_and_labs"}
+       "content_mode": "theory_and_labs", "deploy_to_staging": True}
 DEPLOYED = Deployed()  # the default parameters: create mode, Bedrock, the inference profile
 
 
@@ -225,6 +225,8 @@ def _api_scenarios(runner: LocalRunner, patch: pytest.MonkeyPatch) -> None:
     labs = client.request("GET", f"/courses/{course_id}/labs")[1]["labs"]
     assert labs and client.request("GET", f"/courses/{course_id}/labs/{labs[0]['lab_id']}")[0] == 200
     assert client.request("GET", f"/courses/{course_id}/lessons/{listing['lessons'][0]['lesson_id']}")[0] == 200
+    assert client.request("GET", f"/courses/{course_id}/quiz")[0] == 200
+    assert client.request("GET", f"/courses/{course_id}/exports/scorm")[0] == 200
     # BuildBook finding a lesson missing (a lost S3 object): it reads a key that is not there
     from coursegen.errors import PayloadMissing
     from coursegen.services.lessons import lesson_key, lesson_plans
@@ -232,6 +234,13 @@ def _api_scenarios(runner: LocalRunner, patch: pytest.MonkeyPatch) -> None:
     runner.delete_payload(lesson_key(state, lesson_plans(runner.container.payloads, state)[0]))
     with pytest.raises(PayloadMissing):
         runner.invoke("BuildBookFunction", {"course_id": course_id})
+    # a redeploy to staging: the page the last deploy had and this one has not is deleted
+    boto3.client("s3", region_name=REGION).put_object(Bucket=runner.container.settings.staging_bucket,
+                                                      Key=f"{course_id}/lessons/9-9.html", Body=b"stale")
+    runner.invoke("DeployToStagingFunction", {"course_id": course_id})
+    # a course asked for again without a quiz: BuildSite deletes the quiz and its packages
+    status, again, _ = client.request("POST", "/courses", {**DCF, "generate_quiz": False, "deploy_to_staging": False})
+    assert client.wait_until_done(again["course_id"])[-1]["status"] == "complete"
     # a dry run: EstimateContent instead of the batches
     status, dry, _ = client.request("POST", "/courses", {**DCF, "dry_run": True})
     assert client.wait_until_done(dry["course_id"])[-1]["estimate"]["model_calls"] > 0
@@ -316,8 +325,11 @@ def call_requirements(service: str, operation: str, params: dict) -> list[tuple[
     if service == "dynamodb":
         return [(action, f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{params['TableName']}", {})]
     if service == "s3":
-        if operation == "ListBucket":
+        if operation in ("ListBucket", "ListObjectsV2"):  # ListObjectsV2 is authorized as s3:ListBucket
             return [("s3:ListBucket", f"arn:aws:s3:::{params['Bucket']}", {})]
+        if operation == "DeleteObjects":  # authorized per key, as s3:DeleteObject
+            return [("s3:DeleteObject", f"arn:aws:s3:::{params['Bucket']}/{item['Key']}", {})
+                    for item in params["Delete"]["Objects"]]
         if operation == "CopyObject":
             source = params["CopySource"]
             source = source if isinstance(source, dict) else dict(zip(("Bucket", "Key"), source.split("/", 1)))
@@ -453,7 +465,7 @@ def test_each_function_role_allows_exactly_what_its_code_calls(recorded, functio
     assert not extra, f"{function}'s role allows what its code never calls: {extra}"
 
 
-@pytest.mark.parametrize("machine", ["CourseGenerationStateMachine", "CourseContentStateMachine"])
+@pytest.mark.parametrize("machine", ["CourseGenerationStateMachine", "CourseContentStateMachine", "CoursePublishingStateMachine"])
 def test_the_state_machine_role_allows_exactly_its_integrations(machine):
     missing, extra = compare(f"{machine}Role", state_machine_requirements(machine))
     assert not missing and not extra, (missing, extra)
@@ -462,7 +474,7 @@ def test_the_state_machine_role_allows_exactly_its_integrations(machine):
 def test_database_settings_and_the_vpc_only_on_the_functions_that_open_the_database(recorded):
     opens = {f for f in FUNCTIONS if any(service == DATABASE for service, _, _ in recorded.get(f, []))}
     assert opens == {"SearchBooksFunction", "StoreCourseFunction", "BuildBookFunction", "ApiFunction",
-                     "IngestBooksFunction"}  # README says so
+                     "IngestBooksFunction", "BuildSiteFunction", "WriteEvidencePackFunction"}  # README says so
     for name in FUNCTIONS:
         props = DEPLOYED.resources[name]["Properties"]
         variables = props.get("Environment", {}).get("Variables", {})

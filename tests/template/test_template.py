@@ -100,11 +100,15 @@ def test_the_map_reads_its_concurrency_and_the_review_bound_from_template_parame
 def test_state_table_has_ttl_and_bucket_is_private_encrypted_and_expiring():
     [table] = TEMPLATE.of_type("AWS::DynamoDB::Table").values()
     assert table["Properties"]["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}
-    [bucket] = TEMPLATE.of_type("AWS::S3::Bucket").values()
-    props = bucket["Properties"]
-    assert all(props["PublicAccessBlockConfiguration"].values())
-    assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
-    assert props["LifecycleConfiguration"]["Rules"][0]["ExpirationInDays"] > 0
+    buckets = TEMPLATE.of_type("AWS::S3::Bucket")
+    assert set(buckets) == {"PayloadBucket", "StagingBucket"}
+    for bucket in buckets.values():
+        props = bucket["Properties"]
+        assert all(props["PublicAccessBlockConfiguration"].values())
+        assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+    # step scratch (courses/) expires; what a course published (published/) is kept
+    [expiring] = [rule for rule in buckets["PayloadBucket"]["Properties"]["LifecycleConfiguration"]["Rules"] if "ExpirationInDays" in rule]
+    assert expiring["Prefix"] == "courses/" and expiring["ExpirationInDays"] > 0
 
 
 def test_the_runtime_is_a_parameter_the_layer_follows():

@@ -21,7 +21,8 @@ from coursegen.services.courses import STALE_AFTER_SECONDS
 from coursegen_local.template import PROJECT_ROOT
 from tests.template.test_template import ASL, MACHINE, STATES, TEMPLATE, all_states
 
-LLM_STEPS = {"PlanParts", "ExpandPart", "ReviewOutline", "GenerateBatchContent", "ProcessBatchVisuals", "WriteLab"}  # the steps that call the model
+LLM_STEPS = {"PlanParts", "ExpandPart", "ReviewOutline", "GenerateBatchContent", "ProcessBatchVisuals", "WriteLab",
+             "GenerateQuiz", "GenerateLandingPage"}  # the steps that call the model
 DOMAIN_ERRORS = {name for name, cls in inspect.getmembers(errors, inspect.isclass) if issubclass(cls, errors.CoursegenError)}
 # The error names Step Functions gives each integration's failures (AWS docs: "Handle Lambda service
 # exceptions", the DynamoDB UpdateItem errors as DynamoDB.<name>, "EventBridge.FailedEntry").
@@ -39,8 +40,10 @@ SERVICE_ERRORS = {
                                                       "StepFunctions.AWSStepFunctionsException"},
 }
 CONTENT = json.loads((PROJECT_ROOT / TEMPLATE.resources["CourseContentStateMachine"]["Properties"]["DefinitionUri"]).read_text())
-# Every Task of every machine (the content stage's names do not clash with the course workflow's).
-TASKS = {name: state for name, state in (STATES | all_states(CONTENT["States"])).items() if state["Type"] == "Task"}
+PUBLISHING = json.loads((PROJECT_ROOT / TEMPLATE.resources["CoursePublishingStateMachine"]["Properties"]["DefinitionUri"]).read_text())
+# Every Task of every machine (the stages' names do not clash with the course workflow's).
+TASKS = {name: state for name, state in (STATES | all_states(CONTENT["States"]) | all_states(PUBLISHING["States"])).items()
+         if state["Type"] == "Task"}
 
 
 def function_timeout(state: dict) -> int:
@@ -79,9 +82,10 @@ def test_the_machine_outlasts_one_pass_of_its_serial_spine():
     # content stage is one Task of the course workflow, which outlasts the stage's own timeout.
     outline_tasks = {name: state for name, state in STATES.items() if state["Type"] == "Task"}
     assert ASL["TimeoutSeconds"] > sum(state["TimeoutSeconds"] for state in outline_tasks.values())
-    assert outline_tasks["WriteLessons"]["TimeoutSeconds"] > CONTENT["TimeoutSeconds"]
-    content_tasks = {name: state for name, state in all_states(CONTENT["States"]).items() if state["Type"] == "Task"}
-    assert CONTENT["TimeoutSeconds"] > sum(state["TimeoutSeconds"] for state in content_tasks.values())
+    for task, stage in (("WriteLessons", CONTENT), ("BuildCourseArtifacts", PUBLISHING)):
+        assert outline_tasks[task]["TimeoutSeconds"] > stage["TimeoutSeconds"], task
+        stage_tasks = {name: state for name, state in all_states(stage["States"]).items() if state["Type"] == "Task"}
+        assert stage["TimeoutSeconds"] > sum(state["TimeoutSeconds"] for state in stage_tasks.values()), task
 
 
 @pytest.mark.parametrize("name", sorted(TASKS))

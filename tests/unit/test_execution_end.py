@@ -32,8 +32,16 @@ def test_a_succeeded_execution_whose_completion_was_not_recorded_is_complete():
     assert decision.write == Status.complete and not decision.publish_failed
 
 
-def test_a_stored_course_is_complete_even_if_the_execution_then_timed_out():
-    assert reconcile(state(outline_complete=True, lessons_complete=True), end("TIMED_OUT")).write == Status.complete
+def test_a_whole_course_is_complete_even_if_the_execution_then_timed_out():
+    whole = state(outline_complete=True, lessons_complete=True, evidence_pack_path="published/c-1/evidence/manifest.json")
+    assert reconcile(whole, end("TIMED_OUT")).write == Status.complete
+
+
+def test_a_course_whose_publishing_stage_did_not_finish_is_not_complete():
+    # lessons written, but no evidence pack: the quiz, site or staging step failed or was cut short
+    decision = reconcile(state(outline_complete=True, lessons_complete=True), end("FAILED", "LlmUnavailable", "down"))
+    assert decision.write == Status.error
+    assert reconcile(state(Status.error, outline_complete=True, lessons_complete=True), end("FAILED")).write is None
 
 
 def test_a_stored_outline_whose_lessons_were_not_all_written_is_not_complete():

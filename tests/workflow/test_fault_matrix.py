@@ -38,7 +38,8 @@ def render(rows: dict[str, str]) -> str:
         "`local/coursegen_local/faults.py` through the real state machine on the offline runner (CI runs the same\n"
         "test). The execution, observed, status record and nothing-lost columns are what the run observed (\"how\"\n"
         "is the case's note). \"Nothing lost\" checks: no partial or\n"
-        "duplicate course in PostgreSQL, each lesson counted, stored and announced (course.lesson.generated) once,\n"
+        "duplicate course in PostgreSQL (a failure in publishing keeps the outline and lessons, and publishes\n"
+        "no site and no quiz), each lesson counted, stored and announced (course.lesson.generated) once,\n"
         "the status record agreeing with the execution's end, the completed or\n"
         "failed event published (and not the other), every event valid against its schema. A case that ends\n"
         "otherwise than expected is marked MISMATCH.\n\n"
@@ -77,9 +78,14 @@ def observe(case: FaultCase, result, runner, repository) -> Observed:
         outcome, record = f"fails: {error['type']}", f"error in {error['phase']}"
         # A failure in the content stage keeps the stored outline (a resume writes the missing lessons);
         # before it, nothing is stored. No lesson is stored either way: BuildBook is the last step.
-        outline_kept = 1 if error["phase"] in CONTENT_PHASES else 0
-        if course_rows(repository) != outline_kept or lesson_rows(repository) != 0:
+        # A failure in the publishing stage keeps the outline and every lesson (readable), and publishes nothing.
+        outline_kept = 1 if error["phase"] in CONTENT_PHASES + PUBLISHING_PHASES else 0
+        lessons_kept = status["progress"]["lessons_total"] if error["phase"] in PUBLISHING_PHASES else 0
+        if course_rows(repository) != outline_kept or lesson_rows(repository) != lessons_kept:
             problems.append("a partial course was stored")
+        if error["phase"] in PUBLISHING_PHASES and (repository.get_quiz(result.course_id) is not None or
+                                                   runner.container.payloads.list_keys(f"published/{result.course_id}/site/")):
+            problems.append("something was half-published")
         if not error["message"] or "Traceback" in error["message"]:
             problems.append("no readable cause")
         if events.count("course.generation.failed") != 1 or "course.generation.completed" in events:
@@ -91,6 +97,8 @@ def observe(case: FaultCase, result, runner, repository) -> Observed:
 
 
 CONTENT_PHASES = ("planning_lessons", "writing_lessons", "building_book")
+PUBLISHING_PHASES = ("publishing", "writing_quiz", "writing_landing_page", "building_site", "deploying_staging",
+                     "writing_evidence")
 
 
 def lesson_problems(status: dict, published: list[dict], repository, course_id: str) -> list[str]:

@@ -74,7 +74,7 @@ def test_a_proposed_figure_is_drawn_recorded_and_in_the_book_and_an_invalid_one_
         assert ElementTree.fromstring(book.read(item)).tag == f"{SVG}svg"
     markdown = s3_object(runner, keys["md"]).decode()
     assert "](figures/lesson-1-1.svg)" in markdown
-    assert s3_object(runner, f"courses/{result.course_id}/book/figures/lesson-1-1.svg").startswith(b"<svg")
+    assert s3_object(runner, f"published/{result.course_id}/book/figures/lesson-1-1.svg").startswith(b"<svg")
 
 
 def test_a_rerun_of_the_visual_step_asks_again_about_no_lesson(run_workflow):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -78,11 +79,35 @@ class S3PayloadStore:
             raise _translate(error) from error
 
     def get_text(self, key: str) -> str:
+        return self.get_bytes(key).decode("utf-8")
+
+    def get_bytes(self, key: str) -> bytes:
         try:
-            return self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read().decode("utf-8")
+            return self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
         except ClientError as error:
             if _code(error) in ("NoSuchKey", "404", "NotFound"):
                 raise PayloadMissing(f"s3://{self.bucket}/{key} does not exist") from error
+            raise _translate(error) from error
+
+    def delete_keys(self, keys: Sequence[str]) -> None:
+        """Delete these keys (one that is not there is no error); DeleteObjects takes 1,000 a call."""
+        try:
+            for start in range(0, len(keys), 1000):
+                self.s3.delete_objects(Bucket=self.bucket, Delete={
+                    "Objects": [{"Key": key} for key in keys[start:start + 1000]], "Quiet": True})
+        except ClientError as error:
+            raise _translate(error) from error
+
+    def presigned_url(self, key: str, seconds: int) -> str:
+        """A GET URL for the key, valid `seconds` (signed locally, with the caller's credentials)."""
+        return self.s3.generate_presigned_url("get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=seconds)
+
+    def list_keys(self, prefix: str) -> list[str]:
+        # ListObjectsV2 answers at most 1000 keys a page; a long course's usage records run past that
+        try:
+            pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+            return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
+        except ClientError as error:
             raise _translate(error) from error
 
 

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from coursegen.adapters.offline_assessment import write_landing_copy, write_quiz
 from coursegen.domain.context import format_course_outline
 from coursegen.domain.grounding import course_subject
 from coursegen.domain.parsing import parse_text_outline_to_database
@@ -116,6 +117,8 @@ class OfflinePlanner:
             "lessons.write_lesson": _write_lesson,
             "labs.write_lab": _write_lab,
             "lessons.propose_visual": _propose_visual,
+            "quiz.generate": write_quiz,  # offline_assessment.py
+            "landing.write_copy": write_landing_copy,
         }[prompt.name](prompt.variables)
         return LlmReply(answer, _estimate_tokens(prompt.text), _estimate_tokens(answer))
 

@@ -270,6 +270,50 @@ def _lab_fragment(lab: StoredLab, heading_level: int, language: str) -> str:
     )
 
 
+# -- the one renderer, for the course site (adapters/site.py) --------------------------------
+def labels(language: str) -> dict[str, str]:
+    """The words the book adds (part, contents, lab) in the course language; English for any other."""
+    return dict(_labels(language))
+
+
+def checked_language(language: str) -> str:
+    """The language tag as given, or ValueError if it is not one (it goes into an attribute)."""
+    return _language(language)
+
+
+def sanitised(fragment: str) -> str:
+    """HTML through the book's nh3 policy: no script, no handler, no data: URL but a checked figure's."""
+    return _sanitised(fragment)
+
+
+def lesson_number(lesson: StoredLesson) -> str:
+    return _number(lesson)
+
+
+def lab_heading(lab: StoredLab, language: str) -> str:
+    return _lab_heading(lab, language)
+
+
+def part_title(part_index: int, part_titles: Mapping[int, str] | None, language: str) -> str:
+    """"Part 2: <title>" in the course language ("Part 2" when the part has no title)."""
+    return _part_title(part_index, part_titles, language)
+
+
+def figure_html(lesson: StoredLesson, figure: LessonFigure | None) -> str:
+    """The lesson's figure as the HTML book shows it (its SVG as a data: URL), "" for none."""
+    return _figure_html(lesson, figure, _figure_src(figure) if figure else "")
+
+
+def lesson_html(lesson: StoredLesson, heading_level: int, figure_html: str = "") -> str:
+    """One lesson as the book renders it (heading at heading_level, its own headings below), sanitised."""
+    return _sanitised(_lesson_fragment(lesson, heading_level, figure_html))
+
+
+def lab_html(lab: StoredLab, heading_level: int, language: str) -> str:
+    """One lab as the book renders it, sanitised."""
+    return _sanitised(_lab_fragment(lab, heading_level, language))
+
+
 # -- the three forms -------------------------------------------------------------------------
 def book_markdown(
     title: str, lessons: Sequence[StoredLesson], *, language: str = "en", part_titles: Mapping[int, str] | None = None,

@@ -7,8 +7,8 @@ on EventBridge ("Step Functions Execution Status Change"); RecordExecutionEnd re
 with it, and this module decides what to write. The rules:
 
 - an execution that is no longer the course's (a resume started a newer one) changes nothing;
-- `complete` is never overwritten; a stored course, outline and lessons (or a SUCCEEDED
-  execution), means complete;
+- `complete` is never overwritten; a whole course (outline, lessons and what the publishing
+  stage makes, its evidence pack last: CourseState.is_whole) or a SUCCEEDED execution means complete;
 - an `error` the failure path recorded stays as it is (its cause is the better one);
 - otherwise a course still `processing` gets `error` with the execution's error and cause.
 """
@@ -74,8 +74,7 @@ def reconcile(state: CourseState, end: ExecutionEnd) -> Reconciliation:
         return Reconciliation(None, "a newer execution owns this course")
     if state.status == Status.complete:
         return Reconciliation(None, "the course is complete")
-    content_done = state.lessons_complete or (state.dry_run and state.estimate is not None)
-    if end.status == "SUCCEEDED" or (state.outline_complete and content_done):
+    if end.status == "SUCCEEDED" or state.is_whole:
         return Reconciliation(Status.complete, "the course is stored; the completion was not recorded")
     if state.status == Status.error:
         # An earlier delivery (or the status read, which publishes nothing) wrote the error but

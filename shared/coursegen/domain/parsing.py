@@ -6,6 +6,7 @@ says what was wrong. None of them raises on bad input — a model's answer is da
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
@@ -361,3 +362,22 @@ def parse_outline_total_time(outline_text: str) -> ParseResult[TotalTime]:
     return ParseResult.fail(
         "Could not read the outline's total time: no 'Total:' line, no timed sections and no timed parts."
     )
+
+
+# --- JSON answers ----------------------------------------------------------------------------
+
+
+def parse_json_object(text: str, shape: str) -> ParseResult[dict]:
+    """The one JSON object of an answer, whatever surrounds it (a ```json fence, a sentence before
+    or after). `shape` says what the object should look like, for the repair message."""
+    start, end = (text or "").find("{"), (text or "").rfind("}")
+    if start < 0 or end < start:
+        return ParseResult.fail(f"The answer holds no JSON object: answer with one JSON object, {shape}.")
+    try:  # strict=False: a line break typed inside a string is tolerated (control characters are the checks' to refuse)
+        data = json.loads(text[start:end + 1], strict=False)
+    except json.JSONDecodeError as error:
+        return ParseResult.fail(f"The answer is not valid JSON ({error.msg} at line {error.lineno} column {error.colno}): "
+                                f"answer with one JSON object, {shape}.")
+    if not isinstance(data, dict):
+        return ParseResult.fail(f"The answer is not a JSON object: answer with one, {shape}.")
+    return ParseResult(value=data)

@@ -86,6 +86,10 @@ def course_status(state: CourseState) -> dict[str, Any]:
         "generator": state.generator,
         "updated_at": state.updated_at,
     }
+    # what the publishing stage made (null until it has)
+    view |= {"quiz_id": state.quiz_id or None, "quiz_questions_count": state.quiz_questions_count,
+             "landing_page_id": state.landing_page_id or None, "staging_url": state.staging_url or None,
+             "evidence_pack_path": state.evidence_pack_path or None}
     if state.dry_run:
         view["dry_run"] = True
         view["estimate"] = state.estimate.model_dump(mode="json") if state.estimate else None

@@ -136,6 +136,13 @@ PHASE_PERCENT = {
     "writing_labs": 95,  # after every lesson (42-95%), before the book
     "building_book": 96,
     "estimating": 90,
+    # the publishing stage (statemachine/course_publishing.asl.json): short steps after the book
+    "publishing": 96,
+    "writing_quiz": 97,
+    "writing_landing_page": 97,
+    "building_site": 98,
+    "deploying_staging": 98,
+    "writing_evidence": 99,
     "complete": 100,
 }
 

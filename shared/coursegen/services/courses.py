@@ -13,7 +13,8 @@ from datetime import datetime, timezone
 from coursegen.domain.status import course_status
 from coursegen.errors import CourseNotFound, CourseNotReady, IdempotencyConflict, LanguageNotWritten, NotResumable, StateMissing
 from coursegen.models import STATE_TTL_SECONDS, CourseRequest, CourseState, Phase, Status, WorkflowInput
-from coursegen.ports import CourseRepository, LessonRepository, StateStore, WorkflowStarter
+from coursegen.domain.artifacts import EXPORT_FORMATS, export_key
+from coursegen.ports import CourseRepository, LessonRepository, PayloadStore, QuizRepository, StateStore, WorkflowStarter
 from coursegen.services.execution_end import ExecutionEndService
 from coursegen.services.outline import seconds_since
 
@@ -26,6 +27,7 @@ _IDEMPOTENCY_NAMESPACE = uuid.UUID("5b0f7a53-8f3e-4d55-9d0e-6f5d2a8c1e42")
 # unrecorded, so the status read asks Step Functions. Asking early is harmless (a running
 # execution changes nothing); it only costs a DescribeExecution.
 STALE_AFTER_SECONDS = 1000
+EXPORT_URL_SECONDS = 900  # a package's presigned URL: long enough to start a download, short enough not to share
 
 
 OFFLINE_LANGUAGES = frozenset({"en"})  # the offline planner and writer are not models: English only
@@ -56,8 +58,13 @@ class CourseService:
         self, *, states: StateStore, courses: CourseRepository, starter: WorkflowStarter,
         lessons: LessonRepository | None = None, languages: frozenset[str] | None = None,
         execution_ends: ExecutionEndService | None = None, stale_after_seconds: float = STALE_AFTER_SECONDS,
+        quizzes: QuizRepository | None = None, payloads: PayloadStore | None = None, inline_exports: bool = False,
     ) -> None:
+        """inline_exports: a package is answered as its bytes (offline), not as a presigned URL (AWS)."""
         self.states = states
+        self.quizzes = quizzes
+        self.payloads = payloads
+        self.inline_exports = inline_exports
         self.courses = courses
         self.lesson_store = lessons
         self.languages = languages  # what the configured writer writes; None: any the request allows
@@ -102,7 +109,9 @@ class CourseService:
         request = CourseRequest(query=state.pending_course_query, hours=state.pending_course_hours,
                                 preferences=state.pending_course_prefs, language=state.language,
                                 full_lessons_count=state.full_lessons_count, content_mode=state.content_mode,
-                                dry_run=state.dry_run)
+                                dry_run=state.dry_run, generate_quiz=state.generate_quiz,
+                                generate_landing_page=state.generate_landing_page, deploy_to_staging=state.deploy_to_staging,
+                                price=state.price)
         # Claimed atomically and named by its number: two resumes at once start one execution.
         execution_name = f"{course_id}-resume-{self.states.claim_resume(course_id)}"
         execution_input = WorkflowInput(course_id=course_id, owner=owner, **request.model_dump())
@@ -193,6 +202,44 @@ class CourseService:
         if found is None:
             raise CourseNotFound(f"No lab {lab_id} in course {course_id}.")
         return found.model_dump(mode="json")
+
+    def quiz(self, course_id: str, owner: str, base_path: str = "") -> dict:
+        """The course's quiz; 404 and 409 as for its lessons, and 404 for a course without one."""
+        self.lessons(course_id, owner, base_path)
+        state = self._own_state(course_id, owner)
+        quiz = self.quizzes.get_quiz(course_id, owner=owner) if state.status == Status.complete else None
+        if quiz is None:
+            if state.status == Status.complete:
+                raise CourseNotFound(f"Course {course_id} has no quiz (it was requested with generate_quiz false, or no "
+                                     "lesson is written in full).")
+            raise CourseNotReady(self._not_published(course_id, state, base_path, "quiz"))
+        return quiz.model_dump(mode="json")
+
+    def export(self, course_id: str, export_format: str, owner: str, base_path: str = "") -> dict | bytes:
+        """A package of the course: its bytes (offline) or a presigned URL to it (AWS); 409 while the
+        course is not complete (still generating, failed, a dry run), 404 for a format it has not."""
+        self.course(course_id, owner, base_path)  # 404 for unknown ids and others' courses
+        state = self._own_state(course_id, owner)
+        if state.dry_run:
+            raise CourseNotReady(f"Course {course_id} is a dry run: nothing is written, so nothing is packaged.")
+        if state.status != Status.complete:
+            raise CourseNotReady(self._not_published(course_id, state, base_path, f"{export_format} package"))
+        key = export_key(course_id, export_format)
+        if key not in self.payloads.list_keys(key):
+            raise CourseNotFound(f"Course {course_id} has no {export_format} package: QTI and GIFT hold a quiz, and this "
+                                 "course has none (requested with generate_quiz false).")
+        name, media_type = EXPORT_FORMATS[export_format]
+        if self.inline_exports:
+            return self.payloads.get_bytes(key)
+        return {"course_id": course_id, "format": export_format, "file_name": name, "media_type": media_type,
+                "url": self.payloads.presigned_url(key, EXPORT_URL_SECONDS), "expires_in": EXPORT_URL_SECONDS}
+
+    @staticmethod
+    def _not_published(course_id: str, state: CourseState, base_path: str, what: str) -> str:
+        if state.status == Status.error:
+            return (f"Course {course_id} failed in {state.phase.value} before its {what} was published. Resume it with "
+                    f"POST {base_path}/courses/{course_id}/resume.")
+        return f"Course {course_id} is still generating (phase {state.phase.value}): poll /courses/{course_id}/status."
 
     def list(self, owner: str, limit: int = 20, before: str | None = None) -> dict:
         page = self.courses.list_courses(limit=limit + 1, before=before, owner=owner)

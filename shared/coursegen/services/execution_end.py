@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 
+from coursegen.domain.events import clipped
 from coursegen.domain.execution_end import ExecutionEnd, reconcile
 from coursegen.errors import StateMissing
 from coursegen.models import CourseState
@@ -45,6 +46,7 @@ class ExecutionEndService:
             # (at least once; consumers deduplicate by course_id), never lost.
             self.events.publish("course.generation.failed", {
                 "course_id": state.course_id,
+                "title": clipped(state.pending_course_query),
                 "error_type": (decision.error_type or state.error_type)[:100],
                 "error_message": decision.error_message or state.error_message,
                 "phase": state.phase.value,

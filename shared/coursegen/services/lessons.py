@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, Field
 
+from coursegen.domain.artifacts import book_key
 from coursegen.domain.book import book_epub, book_html, book_markdown, figure_file
 from coursegen.domain.labs import plan_labs
 from coursegen.domain.lessons import (
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 
 def book_keys(course_id: str) -> dict[str, str]:
     """Where the built book lives, by format (a rebuild replaces it)."""
-    return {fmt: f"courses/{course_id}/book/course.{fmt}" for fmt in ("md", "html", "epub")}
+    return {fmt: book_key(course_id, f"course.{fmt}") for fmt in ("md", "html", "epub")}
 
 
 class ContentInput(BaseModel):
@@ -168,7 +169,7 @@ class LessonWorkflow:
                                 "application/epub+zip")
         for row in stored:  # the Markdown's figure references, beside it
             if row.lesson_id in figures:
-                self.payloads.put_text(f"courses/{state.course_id}/book/{figure_file(row)}", figures[row.lesson_id].svg,
+                self.payloads.put_text(book_key(state.course_id, figure_file(row)), figures[row.lesson_id].svg,
                                        "image/svg+xml")
         # idempotent per (course, section or part, revision); what an earlier outline had goes
         self.lessons.store_content(state.course_id, stored, labs)
@@ -200,11 +201,10 @@ class LessonWorkflow:
             return None
 
     def _lesson(self, state, plan: LessonPlan) -> Lesson | None:
-        saved = self._kept(state, plan)
-        if saved is None:
+        try:
+            return written_lesson(self.payloads, state, plan)
+        except PayloadMissing:
             return None
-        return Lesson(plan=plan, markdown=saved["markdown"], words=saved["words"], minutes=saved["minutes"],
-                      book_ids=tuple(saved["book_ids"]))
 
     def _keep(self, state, lesson: Lesson, status: str = "full") -> dict:
         kept = {"markdown": lesson.markdown, "words": lesson.words, "minutes": lesson.minutes,
@@ -223,6 +223,13 @@ def lesson_key(state, plan: LessonPlan) -> str:
 def lesson_plans(payloads: PayloadStore, state) -> list[LessonPlan]:
     """The plan PlanLessons wrote, in course order."""
     return [LessonPlan.from_dict(d) for d in json.loads(payloads.get_text(artifact_key(state, "lessons/plan.json")))]
+
+
+def written_lesson(payloads: PayloadStore, state, plan: LessonPlan) -> Lesson:
+    """A lesson as its batch wrote it (PayloadMissing, naming it, if it was not)."""
+    saved = json.loads(payloads.get_text(lesson_key(state, plan)))
+    return Lesson(plan=plan, markdown=saved["markdown"], words=saved["words"], minutes=saved["minutes"],
+                  book_ids=tuple(saved["book_ids"]))
 
 
 def in_full(state, plan: LessonPlan) -> bool:

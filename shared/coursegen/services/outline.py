@@ -25,6 +25,7 @@ from coursegen.domain.context import (
     format_parts_plan,
     format_sibling_parts,
 )
+from coursegen.domain.events import TEMPLATE_ID, clipped, requested_fields
 from coursegen.domain.grounding import course_subject, no_books_message
 from coursegen.domain.parsing import ParseResult, parse_outline_total_time, parse_parts_text, parse_text_outline_to_database
 from coursegen.domain.prompts import Prompt, learner_profile, render_prompt
@@ -117,12 +118,14 @@ class OutlineWorkflow:
         """Create the full CourseState from the execution input, then embed the query."""
         state = self._begin(request)
         key = artifact_key(state, "query_embedding.json")
+        # what PublishRequested says of the request, once it is validated here
+        requested = requested_fields(request)
         if (saved := self._artifact(key)) is not None:
-            return {"dimension": len(json.loads(saved)), "model": self.embedder.model_id, "reused": True}
+            return {"dimension": len(json.loads(saved)), "model": self.embedder.model_id, "reused": True, "requested": requested}
         # Searched by its subject: the words of the request itself ("Learn ...") match no book.
         [embedding] = self.embedder.embed([course_subject(request.query)])
         self.payloads.put_text(key, json.dumps(embedding))
-        return {"dimension": len(embedding), "model": self.embedder.model_id, "reused": False}
+        return {"dimension": len(embedding), "model": self.embedder.model_id, "reused": False, "requested": requested}
 
     def _begin(self, request: WorkflowInput) -> CourseState:
         try:
@@ -334,10 +337,10 @@ class OutlineWorkflow:
         stored = None
         error_type = underlying_error(str(error.get("Error") or "Error"), str(error.get("Cause") or ""))
         message = one_readable_line(str(error.get("Cause") or ""))
-        phase, started = PHASE_OF_STATE.get(failed_state), ""
+        phase, started, title = PHASE_OF_STATE.get(failed_state), "", ""
         try:
             state = self.states.load(failure.course_id, include_text=False)
-            phase, started = phase or state.phase, state.created_at
+            phase, started, title = phase or state.phase, state.created_at, clipped(state.pending_course_query)
             if failed_state == "StoreCourse" and state.outline_complete:  # committed and saved, then failed: go on
                 stored = _stored_result(state, check_time(state.total_minutes or 0, state.target_minutes).within_tolerance)
             elif phase != state.phase:
@@ -351,6 +354,7 @@ class OutlineWorkflow:
             "phase": phase.value if phase else "unknown",
             "execution_time_seconds": seconds_since(started) if started else 0,
             "stored": stored,  # the ASL's WasStored goes on to completion when set
+            "title": title,  # the requested title, for course.generation.failed
         }
 
     # -- helpers ---------------------------------------------------------------------------
@@ -411,6 +415,7 @@ def _stored_result(state: CourseState, within_tolerance: bool) -> dict:
         "total_minutes": state.total_minutes,
         "variance_percent": state.variance_percent,
         "within_tolerance": within_tolerance,
+        "template_id": TEMPLATE_ID,
         "execution_time_seconds": seconds_since(state.created_at),
     }
 

@@ -20,7 +20,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from coursegen.errors import ConfigurationError, DatabaseUnavailable
 from coursegen.models import BookSummary, CourseOutline, CourseState, FoundBook, OutlinePart, Section, StoredCourse
-from coursegen.models import StoredLab, StoredLesson
+from coursegen.models import StoredLab, StoredLesson, StoredQuiz
 
 _MIGRATION_LOCK = 4_242_001  # pg_advisory_xact_lock key: cold starts may migrate at once
 # The Amazon RDS CA certificates (every Region's root CAs), shipped in the layer so that TLS to
@@ -331,6 +331,36 @@ class PostgresRepository:
         another owner, when one is given)."""
         row = self._course_item("labs", "lab_id", course_id, lab_id, owner)
         return None if row is None else _stored_lab(row)
+
+    # -- quizzes -------------------------------------------------------------------------
+    def store_quiz(self, quiz: StoredQuiz) -> None:
+        """The course's one quiz: a rewrite replaces its questions and keeps the first quiz_id."""
+        with self._connection() as conn:
+            conn.execute(
+                """INSERT INTO quizzes (quiz_id, course_id, title, questions, generator)
+                   VALUES (%(quiz_id)s, %(course_id)s, %(title)s, %(questions)s::jsonb, %(generator)s)
+                   ON CONFLICT (course_id) DO UPDATE SET title = EXCLUDED.title, questions = EXCLUDED.questions,
+                       generator = EXCLUDED.generator, updated_at = now()""",
+                {"quiz_id": quiz.quiz_id, "course_id": quiz.course_id, "title": quiz.title, "generator": quiz.generator,
+                 "questions": json.dumps([q.model_dump(mode="json") for q in quiz.questions])},
+            )
+
+    def delete_quiz(self, course_id: str) -> None:
+        """A course requested again without a quiz keeps none from before."""
+        with self._connection() as conn:
+            conn.execute("DELETE FROM quizzes WHERE course_id = %s", (course_id,))
+
+    def get_quiz(self, course_id: str, owner: str | None = None) -> StoredQuiz | None:
+        with self._connection() as conn:
+            row = conn.execute(
+                """SELECT q.* FROM quizzes q JOIN courses c ON c.course_id = q.course_id
+                   WHERE q.course_id = %(course_id)s AND (%(owner)s::text IS NULL OR c.owner = %(owner)s)""",
+                {"course_id": course_id, "owner": owner},
+            ).fetchone()
+        if row is None:
+            return None
+        return StoredQuiz(quiz_id=str(row["quiz_id"]), course_id=row["course_id"], title=row["title"],
+                          questions=row["questions"], generator=row["generator"])
 
     def _course_item(self, table: str, id_column: str, course_id: str, item_id: str, owner: str | None) -> dict | None:
         """One row of a course's lessons or labs by its id, or None (an id that is no UUID, none such,
