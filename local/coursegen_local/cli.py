@@ -85,8 +85,8 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("--deploy-staging", action="store_true",
                           help="stage the course site for preview: 'coursegen serve' serves it at /staging/<course id>/")
     generate.add_argument("--price", type=_price, metavar="AMOUNT", help="a price for the landing page's pricing section")
-    generate.add_argument("--currency", default="EUR", type=str.upper, metavar="CODE",
-                          help="the price's ISO 4217 currency (default EUR)")
+    generate.add_argument("--currency", type=str.upper, metavar="CODE",
+                          help="the price's ISO 4217 currency (default EUR; needs --price)")
     generate.add_argument("--course-id", type=_course_id, help="reuse a course id (letters, digits, - and _, at most 80): "
                           "storing again replaces that course, never duplicates it")
     generate.add_argument("--max-concurrency", type=_whole_number(1, 40), metavar="N",
@@ -175,6 +175,8 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _request(args: argparse.Namespace) -> CourseRequest:
+    if args.currency and args.price is None:
+        raise UsageError("--currency needs --price (the amount to show on the landing page)")
     try:
         return CourseRequest(
             query=args.query,
@@ -187,7 +189,7 @@ def _request(args: argparse.Namespace) -> CourseRequest:
             generate_quiz=args.quiz,
             generate_landing_page=args.landing_page,
             deploy_to_staging=args.deploy_staging,
-            price=None if args.price is None else {"amount": args.price, "currency": args.currency},
+            price=None if args.price is None else {"amount": args.price, "currency": args.currency or "EUR"},
         )
     except ValidationError as error:
         raise UsageError(describe_validation_error(error)) from None

@@ -119,6 +119,12 @@ def _delete_lesson(lesson_index: int) -> Callable[[Any, dict], None]:
     return delete
 
 
+def _delete_landing_page(runner: Any, payload: dict) -> None:
+    from coursegen.domain.artifacts import landing_page_key
+
+    runner.delete_payload(landing_page_key(payload["course_id"]))
+
+
 def _record_complete(parameters: dict) -> bool:
     return ":complete" in parameters.get("ExpressionAttributeValues", {})
 
@@ -244,14 +250,14 @@ FAULT_CASES: dict[str, FaultCase] = {case.name: case for case in (
               llm=lambda: UnreachableLlm("quiz.generate", lambda variables: True),
               error="LlmUnavailable", phase="writing_quiz",
               notes="The lessons stay stored and readable; nothing is published, no completed event"),
-    FaultCase("site-build-crashes", "BuildSite crashes on every attempt (after the quiz and landing page)", "fails",
-              lambda: [Fault("BuildSite", "KeyError", "'lessons'", times=-1)],
-              error="KeyError", phase="building_site",
-              notes="The lessons stay readable; no site, package or evidence pack; resume builds it"),
-    FaultCase("publishing-plan-malformed", "PlanPublishing answers without generate_quiz (WantsQuiz's field)", "fails",
+    FaultCase("site-build-page-lost", "BuildSite finds the landing page gone from S3, on every attempt", "fails",
+              lambda: [Fault("BuildSite", "", times=-1, before=_delete_landing_page)],
+              error="PayloadMissing", phase="building_site",
+              notes="The lessons stay readable; no site, package or evidence pack; a resume writes the page again"),
+    FaultCase("publishing-plan-malformed", "PlanPublishing answers without generate_quiz (its ResultSelector's field)", "fails",
               lambda: [Fault("PlanPublishing", "", times=-1, rewrite=_without("generate_quiz"))],
-              error="StepAnswerMalformed", phase="publishing",
-              notes="WantsQuiz checks the field before comparing it (no States.Runtime); nothing is published"),
+              error="States.Runtime", phase="publishing",
+              notes="The stage fails uncatchably; the course workflow's BuildCourseArtifacts catches the stage's end"),
     FaultCase("record-complete-write-fails", "DynamoDB refuses the RecordComplete write for good, after StoreCourse", "completes",
               lambda: [Fault("DynamoDB", "ProvisionedThroughputExceededException", "slow down", times=-1, when=_record_complete)],
               notes="The stored course is not failed: the execution succeeds, RecordExecutionEnd writes complete"),

@@ -71,6 +71,11 @@ class CoursePreferences(BaseModel):
     audience: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = ""
     focus: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = ""
 
+    @field_validator("audience", "focus")
+    @classmethod
+    def _printable(cls, text: str) -> str:
+        return without_control_characters(text)
+
 
 Query = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=MAX_QUERY_CHARS)]
 
@@ -582,9 +587,10 @@ class CourseState(BaseModel):
     @property
     def is_whole(self) -> bool:
         """Everything the course was asked for is made: the outline stored, the lessons written (a
-        dry run: estimated) and the publishing stage through to its last step, the evidence pack."""
+        dry run: estimated), the publishing stage's evidence pack and, when asked for, the staged site."""
         content_done = self.lessons_complete or (self.dry_run and self.estimate is not None)
-        return self.outline_complete and content_done and bool(self.evidence_pack_path)
+        staged = not self.deploy_to_staging or self.dry_run or bool(self.staging_url)  # staging is the last step
+        return self.outline_complete and content_done and bool(self.evidence_pack_path) and staged
 
     @property
     def course_title(self) -> str:

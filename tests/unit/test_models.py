@@ -63,3 +63,24 @@ def test_a_request_that_sets_none_of_the_new_fields_keeps_its_fingerprint():
     plain = CourseRequest(query="Learn DCF valuation", hours=2).fingerprint()
     assert CourseRequest(query="Learn DCF valuation", hours=2, dry_run=True).fingerprint() != plain
     assert CourseRequest(query="Learn DCF valuation", hours=2, content_mode="theory_and_labs").fingerprint() != plain
+
+
+def test_the_requested_event_stays_under_1_kb_whatever_the_request_escapes_to():
+    import json
+
+    from coursegen.domain.events import requested_fields
+
+    request = CourseRequest(query='"' * 500, hours=2, preferences={"audience": "\\" * 200, "focus": "é\"" * 100})
+    detail = {"payload": {"course_id": "c" * 80, "tenant_id": "t" * 80, "language": "en", "hours": 100.0, **requested_fields(request)},
+              "meta": {"schema_version": 1, "producer": "course_generation_state_machine", "source_module": "course_factory"}}
+    assert len(json.dumps(detail).encode()) < 1024
+    assert requested_fields(request)["title"].endswith("…")
+
+
+def test_control_characters_in_the_audience_or_focus_are_refused():
+    import pytest
+    from pydantic import ValidationError
+
+    for field in ("audience", "focus"):
+        with pytest.raises(ValidationError, match="control characters"):
+            CourseRequest(query="Learn DCF", hours=2, preferences={field: "a\x01b"})

@@ -206,10 +206,11 @@ class CourseService:
     def quiz(self, course_id: str, owner: str, base_path: str = "") -> dict:
         """The course's quiz; 404 and 409 as for its lessons, and 404 for a course without one."""
         self.lessons(course_id, owner, base_path)
-        state = self._own_state(course_id, owner)
-        quiz = self.quizzes.get_quiz(course_id, owner=owner) if state.status == Status.complete else None
+        state = self._published_state(course_id)
+        complete = state is None or state.status == Status.complete
+        quiz = self.quizzes.get_quiz(course_id, owner=owner) if complete else None
         if quiz is None:
-            if state.status == Status.complete:
+            if complete:
                 raise CourseNotFound(f"Course {course_id} has no quiz (it was requested with generate_quiz false, or no "
                                      "lesson is written in full).")
             raise CourseNotReady(self._not_published(course_id, state, base_path, "quiz"))
@@ -218,11 +219,11 @@ class CourseService:
     def export(self, course_id: str, export_format: str, owner: str, base_path: str = "") -> dict | bytes:
         """A package of the course: its bytes (offline) or a presigned URL to it (AWS); 409 while the
         course is not complete (still generating, failed, a dry run), 404 for a format it has not."""
-        self.course(course_id, owner, base_path)  # 404 for unknown ids and others' courses
-        state = self._own_state(course_id, owner)
-        if state.dry_run:
+        self.course(course_id, owner, base_path)  # 404 for unknown ids and others' courses (PostgreSQL says whose)
+        state = self._published_state(course_id)
+        if state is not None and state.dry_run:
             raise CourseNotReady(f"Course {course_id} is a dry run: nothing is written, so nothing is packaged.")
-        if state.status != Status.complete:
+        if state is not None and state.status != Status.complete:
             raise CourseNotReady(self._not_published(course_id, state, base_path, f"{export_format} package"))
         key = export_key(course_id, export_format)
         if key not in self.payloads.list_keys(key):
@@ -233,6 +234,14 @@ class CourseService:
             return self.payloads.get_bytes(key)
         return {"course_id": course_id, "format": export_format, "file_name": name, "media_type": media_type,
                 "url": self.payloads.presigned_url(key, EXPORT_URL_SECONDS), "expires_in": EXPORT_URL_SECONDS}
+
+    def _published_state(self, course_id: str) -> CourseState | None:
+        """The course's record, or None once it expired (7 days): then the stored course is all there
+        is, and it is complete (what it published is kept under published/)."""
+        try:
+            return self.states.load(course_id, include_text=False)
+        except StateMissing:
+            return None
 
     @staticmethod
     def _not_published(course_id: str, state: CourseState, base_path: str, what: str) -> str:

@@ -48,10 +48,7 @@ class EvidenceWorkflow:
         self.payloads.put_text(key, json.dumps(manifest, indent=2, ensure_ascii=False), "application/json")
         state.evidence_pack_path = key
         self.states.save(state)
-        # the rest is what the publishing machine's answer reports (its ResultSelector reads them here)
-        return {"evidence_pack_path": key, "quiz_questions_count": state.quiz_questions_count,
-                "deployed": bool(state.staging_url), "staging_url": state.staging_url or None,
-                "execution_time_seconds": seconds_since(state.created_at)}  # the whole course's, for its completion
+        return completion_fields(state)
 
     # -- helpers -------------------------------------------------------------------------------
     def _usage_records(self, course_id: str) -> list[dict]:
@@ -126,3 +123,11 @@ class _Artifacts(Mapping[str, bytes]):
 
     def __len__(self) -> int:
         return len(self._keys)
+
+
+def completion_fields(state: CourseState) -> dict:
+    """What the publishing machine answers the course workflow for course.generation.completed (its
+    last step's answer: WriteEvidencePack's, or DeployToStaging's when the site is staged after it)."""
+    return {"evidence_pack_path": state.evidence_pack_path, "quiz_questions_count": state.quiz_questions_count,
+            "deployed": bool(state.staging_url), "staging_url": state.staging_url or None,
+            "execution_time_seconds": seconds_since(state.created_at)}  # the whole course's

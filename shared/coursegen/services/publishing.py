@@ -17,9 +17,10 @@ from datetime import datetime, timezone
 
 from coursegen.domain.artifacts import EXPORT_FORMATS, export_key, landing_page_key, media_type, quiz_key, site_prefix
 from coursegen.domain.landing import landing_prompt, parse_landing_copy
-from coursegen.errors import CoursegenError, PayloadMissing
+from coursegen.errors import CoursegenError, PayloadMissing, StagingFailed
 from coursegen.models import CourseOutline, CourseState, LandingCopy, Phase, StoredCourse, StoredQuiz
 from coursegen.ports import CourseRepository, LessonRepository, Llm, PayloadStore, QuizRepository, SiteHost, StateStore
+from coursegen.services.evidence import completion_fields
 from coursegen.services.lessons import lesson_plans
 from coursegen.services.outline import StepInput, artifact_key, ask, stored_outline
 from coursegen.services.visuals import lesson_figures
@@ -90,13 +91,10 @@ class PublishingWorkflow:
         lessons = self.lessons.list_lessons(state.course_id)
         labs = self.lessons.list_labs(state.course_id)
         quiz = self._quiz(state)
-        if quiz is not None:  # what the API serves; the quiz step has no database
-            self.quizzes.store_quiz(quiz)
-        else:  # asked for none this time: none from before stays
-            self.quizzes.delete_quiz(state.course_id)
-            self.payloads.delete_keys([quiz_key(state.course_id)])
         figures, _ = lesson_figures(self.payloads, state, lesson_plans(self.payloads, state))
         landing = self.payloads.get_text(landing_page_key(state.course_id)) if state.landing_page_id else None
+        if landing is None:  # asked for none this time: none from before stays published
+            self.payloads.delete_keys([landing_page_key(state.course_id)])
         site_input = self.site.SiteInput(
             course_id=state.course_id, title=course.outline.title, language=state.language,
             parts=[part.title for part in course.outline.parts], lessons=lessons, labs=labs, quiz=quiz,
@@ -108,6 +106,12 @@ class PublishingWorkflow:
             self.payloads.put_bytes(prefix + path, data, media_type(path))
         self.payloads.delete_keys(sorted(stale))  # a page the last build had and this one has not
         exports = self._packages(state, course, site_input, files, quiz)
+        # last, once the site and packages are in: what the API serves (the quiz step has no database)
+        if quiz is not None:
+            self.quizzes.store_quiz(quiz)
+        else:  # asked for none this time: none from before stays
+            self.quizzes.delete_quiz(state.course_id)
+            self.payloads.delete_keys([quiz_key(state.course_id)])
         return {"pages": sum(path.endswith(".html") for path in files), "exports": exports}
 
     # -- DeployToStaging ------------------------------------------------------------------------
@@ -117,11 +121,17 @@ class PublishingWorkflow:
         files = {key.removeprefix(prefix): self.payloads.get_bytes(key) for key in self.payloads.list_keys(prefix)}
         if "index.html" not in files:
             raise PayloadMissing(f"The site of course {state.course_id} is not built (no {prefix}index.html).")
-        staged = self.staging.deploy(state.course_id, files)
+        try:
+            staged = self.staging.deploy(state.course_id, files)
+        except StagingFailed:  # nothing of it is left staged: no URL says otherwise
+            state.staging_url = ""
+            self.states.save(state)
+            raise
         state.staging_url = staged.url
         self.states.save(state)
-        return {"staging_url": staged.url, "staging_domain": staged.domain,
-                "deployed_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        # the last step when asked for: it answers the completion's fields too
+        return completion_fields(state) | {"staging_url": staged.url, "staging_domain": staged.domain,
+                                           "deployed_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
     # -- helpers -----------------------------------------------------------------------------
     def _note(self) -> str:
