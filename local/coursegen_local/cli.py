@@ -120,6 +120,8 @@ def _parser() -> argparse.ArgumentParser:
                        help=f"courses generated at once (default {SERVE_MAX_RUNNING}); later ones wait, queued. Offline they share one "
                             "Python process with the API, which stays quick only while few compute at once")
 
+    _review_parsers(commands)
+
     listing = commands.add_parser("list", help="list stored courses, newest first")
     listing.add_argument("--limit", type=_whole_number(1, 1000), default=20, metavar="N", help="at most N courses, 1-1000 (default 20)")
 
@@ -169,6 +171,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _serve(args)
     if args.command == "events":
         return _events(args)
+    if args.command in ("review", "publish", "archive"):
+        return _lifecycle(args)
     if args.books_command == "import":
         return _import_books(args)
     return _count_books()
@@ -314,11 +318,16 @@ def _serve(args: argparse.Namespace) -> int:
             server = make_server(runner, args.host, args.port)
         except OSError as error:
             raise UsageError(f"cannot listen on {args.host}:{args.port}: {error.strerror} (try --port)") from None
+        served = f"http://{args.host}:{server.server_port}/"  # port 0: the one it got
         runner.container.settings = runner.container.settings.model_copy(
-            update={"staging_base_url": f"http://{args.host}:{server.server_port}/staging/"})  # port 0: the one it got
+            update={"staging_base_url": f"{served}staging/", "site_base_url": f"{served}sites/"})
         threading.Thread(target=_keep_event_log, args=(runner,), daemon=True).start()
         print(f"coursegen API on http://{args.host}:{server.server_port} (offline: moto Step Functions, embedded "
               f"PostgreSQL, {runner.container.llm.name}). Ctrl-C stops.", file=sys.stderr, flush=True)
+        waiting = runner.reenter_waits()  # the courses that waited for a decision when serve last stopped
+        if waiting:
+            print(f"coursegen: {len(waiting)} course(s) waited for a decision when serve last stopped; each runs again "
+                  f"from its request and waits again: {', '.join(waiting)}", file=sys.stderr, flush=True)
         serving = threading.Thread(target=server.serve_forever, daemon=True)
         serving.start()
         try:
@@ -344,8 +353,9 @@ def _keep_event_log(runner) -> None:
 
 def _finish_running_courses(runner) -> int:
     """Offline, a course's progress lives in this process until it is stored: stopping mid-course
-    loses it. So serve stops once the courses it took are done; a second Ctrl-C abandons them."""
-    running = runner.running_courses()
+    loses it. So serve stops once the courses it took are done; a second Ctrl-C abandons them. A
+    course that waits for a decision does not hold serve up: the next serve re-enters its wait."""
+    running = runner.generating_courses()
     if not running:
         return 0
     print(f"coursegen: stopping once the {len(running)} course(s) still generating are done (new ones are refused); "
@@ -353,7 +363,7 @@ def _finish_running_courses(runner) -> int:
     try:
         while running:
             time.sleep(0.5)
-            still = runner.running_courses()
+            still = runner.generating_courses()
             if len(still) != len(running):
                 print(f"  {len(still)} still generating", file=sys.stderr, flush=True)
             running = still
@@ -368,6 +378,349 @@ def _stop_like_ctrl_c(signum, frame) -> None:
     """SIGTERM (a supervisor, the load test) ends serve as Ctrl-C does, so the embedded
     PostgreSQL is stopped on the way out instead of being left running."""
     raise KeyboardInterrupt
+
+
+# -- review, publish, archive: HTTP to a running `coursegen serve` (offline, the waiting execution lives there) --
+DEFAULT_SERVER = "http://127.0.0.1:8080"  # coursegen serve's default address; COURSEGEN_SERVER or --server for another
+SERVER_TIMEOUT_SECONDS = 60
+TENANT = re.compile(r"[\x21-\x7e][\x20-\x7e]{0,199}")  # printable ASCII: a header value, never a second header
+# What each decision the API allows is, typed: the 409 and `review` name the command, not only the word.
+DECISION_COMMANDS = {
+    "submit": "coursegen review {id} --submit",
+    "approve": "coursegen review {id} --approve",
+    "request_changes": "coursegen review {id} --request-changes LESSON_ID --feedback TEXT",
+    "reject": "coursegen review {id} --reject",
+    "publish": "coursegen publish {id}",
+    "archive": "coursegen archive {id}",
+}
+OUTLINE_DECISION_COMMANDS = {  # the same words on a waiting outline
+    "approve": "coursegen review {id} --approve [--outline FILE]",
+    "request_changes": "coursegen review {id} --request-changes --feedback TEXT (a re-plan)",
+}
+NEEDS_SERVE = ("It talks HTTP to a running 'coursegen serve' (start it first: offline, the courses' executions and "
+               "their waits live there), at --server URL (default: $COURSEGEN_SERVER, else " + DEFAULT_SERVER + ").")
+
+
+def _review_parsers(commands) -> None:
+    """review, publish, archive: the lifecycle's commands (seed 004), each a call to `coursegen serve`."""
+    raw = argparse.RawDescriptionHelpFormatter
+    review = commands.add_parser(
+        "review", formatter_class=raw,
+        help="show what a course's review waits for, or decide it (needs a running 'coursegen serve')",
+        description="Without a decision: what the course waits for (GET /courses/ID/review) - its workflow state,\n"
+                    "the decisions allowed now, its lessons with their revisions and its transitions so far.\n"
+                    "With one: the decision (POST /courses/ID/review), and its outcome.\n\n" + _wrapped(NEEDS_SERVE),
+        epilog="examples:\n"
+               "  coursegen review ID                      what waits, and what you may decide\n"
+               "  coursegen review ID --approve            REVIEW -> PUBLISH_READY (then: coursegen publish ID)\n"
+               "  coursegen review ID --request-changes LESSON_ID --feedback \"More on WACC\" \\\n"
+               "                      --request-changes LESSON_ID2 --feedback \"Shorter\"\n"
+               "                                           those lessons rewritten (revision + 1), then REVIEW again\n"
+               "  coursegen review ID --reject --note \"Off topic\"   REVIEW -> DRAFT\n"
+               "  coursegen review ID --submit             DRAFT -> REVIEW\n"
+               "on a course waiting for its outline (waiting_for outline_approval):\n"
+               "  coursegen review ID --approve [--outline edited.txt]   go on (with an edited outline)\n"
+               "  coursegen review ID --request-changes --feedback \"Fewer parts\"   re-plan it")
+    review.add_argument("course_id", type=_course_id, help="as POST /courses (or 'coursegen list') gave it")
+    review.add_argument("--submit", action="store_true", help="ask for a review of a DRAFT course (-> REVIEW)")
+    review.add_argument("--approve", action="store_true",
+                        help="approve the waiting review (-> PUBLISH_READY) or the waiting outline (the lessons get written)")
+    review.add_argument("--outline", type=Path, metavar="FILE",
+                        help="with --approve on a waiting outline: an edited outline (UTF-8 text, the outline's own "
+                             "format) to approve instead; checked by the same parser and the 5%% time budget")
+    review.add_argument("--request-changes", dest="changes", action=_in_order("lesson"), nargs="?", const="",
+                        metavar="LESSON_ID", help="rewrite this lesson with the --feedback that follows (repeat the pair for "
+                                                  "more lessons); without LESSON_ID, on a waiting outline: re-plan it with --feedback")
+    review.add_argument("--feedback", dest="changes", action=_in_order("feedback"), metavar="TEXT",
+                        help="what to change, for the --request-changes before it (at most 2,000 characters)")
+    review.add_argument("--reject", action="store_true", help="reject the waiting review (-> DRAFT)")
+    review.add_argument("--note", metavar="TEXT", help="a note recorded with the decision (its transition's note)")
+    _serve_client_arguments(review)
+
+    publish = commands.add_parser(
+        "publish", help="publish an approved course (PUBLISH_READY -> PUBLISHED) and print its site's URL (needs a running "
+                        "'coursegen serve')",
+        description="Publish an approved course (POST /courses/ID/publish): its built site goes live, offline at "
+                    "coursegen serve's /sites/ID/. Publishing again answers the same. " + NEEDS_SERVE)
+    publish.add_argument("course_id", type=_course_id, help="a course in PUBLISH_READY (coursegen review ID --approve)")
+    _serve_client_arguments(publish)
+
+    archive = commands.add_parser(
+        "archive", help="archive a course (-> ARCHIVED): unpublished, its content kept (needs a running 'coursegen serve')",
+        description="Archive a course (POST /courses/ID/archive): its published site is taken down, its outline, "
+                    "lessons, quiz and packages are kept. Not while a review or an outline waits: decide first. "
+                    "Archiving again answers the same. " + NEEDS_SERVE)
+    archive.add_argument("course_id", type=_course_id, help="a course in DRAFT, PUBLISH_READY or PUBLISHED")
+    _serve_client_arguments(archive)
+
+
+def _serve_client_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--server", metavar="URL",
+                        help=f"the running 'coursegen serve' (default: $COURSEGEN_SERVER, else {DEFAULT_SERVER})")
+    parser.add_argument("--tenant", type=_tenant, metavar="NAME",
+                        help="act as this tenant (serve's X-Coursegen-Tenant header; default: none, so serve's "
+                             "local-user, who owns the courses POSTed to serve without the header, as with curl)")
+    parser.add_argument("--json", action="store_true", help="print the API's JSON answer")
+
+
+def _wrapped(text: str, width: int = 100) -> str:
+    import textwrap
+
+    return textwrap.fill(text, width)
+
+
+def _in_order(kind: str) -> type[argparse.Action]:
+    """--request-changes and --feedback into one list, in the order typed: each --feedback belongs to
+    the --request-changes before it."""
+
+    class InOrder(argparse.Action):
+        def __call__(self, parser, namespace, values, option_string=None) -> None:
+            setattr(namespace, self.dest, [*(getattr(namespace, self.dest, None) or []), (kind, values)])
+
+    return InOrder
+
+
+def _tenant(text: str) -> str:
+    if not TENANT.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"must be 1-200 printable ASCII characters, not {text[:40]!r}")
+    return text
+
+
+def _lifecycle(args: argparse.Namespace) -> int:
+    path = f"/courses/{args.course_id}/{args.command}"
+    if args.command == "review":
+        body = _decision_body(args)
+        if body is None:
+            return _call_serve(args, "GET", path, None, _render_review)
+        return _call_serve(args, "POST", path, body, _render_outcome)
+    return _call_serve(args, "POST", path, None, _render_outcome)
+
+
+def _decision_body(args: argparse.Namespace) -> dict | None:
+    """The POST /courses/{id}/review body the flags ask for; None for no decision (show what waits)."""
+    changes = args.changes or []
+    asked = [flag for flag, given in (("--submit", args.submit), ("--approve", args.approve),
+                                      ("--request-changes", any(kind == "lesson" for kind, _ in changes)),
+                                      ("--reject", args.reject)) if given]
+    if len(asked) > 1:
+        raise UsageError(f"one decision at a time, not {' and '.join(asked)}")
+    if any(kind == "feedback" for kind, _ in changes) and asked != ["--request-changes"]:
+        raise UsageError("--feedback goes with --request-changes: --request-changes LESSON_ID --feedback TEXT (or, on a "
+                         "waiting outline, --request-changes --feedback TEXT to re-plan it)")
+    if args.outline is not None and asked != ["--approve"]:
+        raise UsageError("--outline goes with --approve: an edited outline, approved instead of the planned one")
+    if not asked:
+        if args.note is not None:
+            raise UsageError("--note goes with a decision: --submit, --approve, --request-changes or --reject")
+        return None
+    decision = asked[0].removeprefix("--").replace("-", "_")
+    body: dict[str, Any] = {"decision": decision}
+    if decision == "request_changes":
+        lessons, replan = _lesson_changes(changes)
+        if replan is not None:
+            if args.note is not None:
+                raise UsageError("a re-plan's --feedback is its note: leave --note out")
+            return body | {"lessons": [], "feedback": replan}
+        body["lessons"] = lessons
+    if args.outline is not None:
+        body["outline"] = _outline_file(args.outline)
+    if args.note is not None:
+        body["feedback"] = args.note
+    return body
+
+
+def _lesson_changes(changes: list[tuple[str, str]]) -> tuple[list[dict], str | None]:
+    """--request-changes LESSON_ID --feedback TEXT pairs (the lessons), or one --request-changes
+    --feedback TEXT without a lesson (a re-plan of the outline: its feedback)."""
+    lessons: list[dict] = []
+    replans: list[str] = []
+    pending: str | None = None  # the lesson of the last --request-changes, until its --feedback
+    for kind, value in changes:
+        if kind == "lesson":
+            if pending is not None:
+                raise UsageError(f"--request-changes {pending or ''}".rstrip() + " needs --feedback TEXT after it")
+            pending = value
+        elif pending is None:
+            raise UsageError("each --feedback follows the --request-changes it is for: "
+                             "--request-changes LESSON_ID --feedback TEXT")
+        else:
+            if pending:
+                lessons.append({"lesson_id": pending, "feedback": value})
+            else:
+                replans.append(value)
+            pending = None
+    if pending is not None:
+        raise UsageError(f"--request-changes {pending or ''}".rstrip() + " needs --feedback TEXT after it")
+    if replans and (lessons or len(replans) > 1):
+        raise UsageError("either lessons to rewrite (--request-changes LESSON_ID --feedback TEXT, repeatable) or one "
+                         "re-plan of a waiting outline (--request-changes --feedback TEXT), not both")
+    return lessons, replans[0] if replans else None
+
+
+def _outline_file(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except IsADirectoryError:
+        raise UsageError(f"--outline {path}: is a folder; name the outline's text file") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"--outline {path}: not UTF-8 text; save it as UTF-8") from None
+    except OSError as error:
+        raise UsageError(f"--outline {path}: cannot read it ({error.strerror or error})") from None
+
+
+def _server_url(args: argparse.Namespace) -> str:
+    import os
+    from urllib.parse import urlsplit
+
+    url = (args.server or os.environ.get("COURSEGEN_SERVER") or DEFAULT_SERVER).strip().rstrip("/")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not one
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        source = "--server" if args.server else "COURSEGEN_SERVER" if os.environ.get("COURSEGEN_SERVER") else "server"
+        raise UsageError(f"{source} {url!r}: not the http:// address of a coursegen serve (e.g. {DEFAULT_SERVER})")
+    return url
+
+
+def _call_serve(args: argparse.Namespace, method: str, path: str, body: dict | None,
+                render: Callable[[dict, str], str]) -> int:
+    """One call to `coursegen serve`: its answer rendered (or, with --json, as it came) and exit 0; a 400
+    is a bad argument (exit 2); a 404, 409 or 5xx, or no serve at all, one line and exit 1."""
+    import http.client
+    import urllib.error
+    import urllib.request
+
+    from coursegen_local.server import TENANT_HEADER
+
+    base = _server_url(args)
+    headers = {"Accept": "application/json"}
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+    if args.tenant:
+        headers[TENANT_HEADER] = args.tenant
+    request = urllib.request.Request(base + path, method=method, headers=headers,
+                                     data=None if body is None else json.dumps(body).encode("utf-8"))
+    try:
+        with urllib.request.urlopen(request, timeout=SERVER_TIMEOUT_SECONDS) as response:
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as error:
+        status, raw = error.code, error.read()
+    except urllib.error.URLError as error:
+        return _no_serve(base, error.reason)
+    except (OSError, http.client.HTTPException) as error:  # a timeout, a reset, a server that hung up
+        return _no_serve(base, error)
+    try:
+        answer = json.loads(raw or b"null")
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict):
+        print(f"coursegen: {base} answered {status} with something that is not coursegen's API (is it a coursegen "
+              "serve? see --server)", file=sys.stderr)
+        return EXIT_FAILED
+    if args.json:
+        print(json.dumps(answer, indent=2, ensure_ascii=False))
+    if 200 <= status < 300:
+        if not args.json:
+            print(render(answer, base))
+        return 0
+    message = _one_line(str(answer.get("message") or f"coursegen serve answered {status}"))
+    if status == 400:
+        reasons = [f"{item.get('field')}: {item.get('reason')}" for item in answer.get("errors") or []
+                   if isinstance(item, dict) and f"{item.get('field')}: " not in message]
+        raise UsageError(message + (f" ({'; '.join(reasons)})" if reasons else ""))
+    if status == 404 and message.startswith("No course"):
+        message += (f" (none of tenant {args.tenant})" if args.tenant else
+                    " (none of serve's local-user, the caller without --tenant, who owns the courses POSTed to serve "
+                    "without an X-Coursegen-Tenant header; courses made by 'coursegen generate' are not serve's)")
+    if status == 409 and "allowed_decisions" in answer:
+        message += " " + _allowed_line(answer.get("allowed_decisions") or [], args.course_id, answer.get("waiting_for"))
+    print(f"coursegen: {message}", file=sys.stderr)
+    return EXIT_FAILED
+
+
+def _no_serve(base: str, reason: Any) -> int:
+    if isinstance(reason, ConnectionRefusedError):
+        print(f"coursegen: no coursegen serve at {base} (start it with: coursegen serve)", file=sys.stderr)
+    else:
+        print(f"coursegen: cannot reach coursegen serve at {base}: {_one_line(str(reason))} (is it running? see --server)",
+              file=sys.stderr)
+    return EXIT_FAILED
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _allowed_line(allowed: list[str], course_id: str, waiting_for: str | None = None) -> str:
+    if not allowed:
+        return "Allowed decisions now: none."
+    commands = OUTLINE_DECISION_COMMANDS if waiting_for == "outline_approval" else DECISION_COMMANDS
+    return "Allowed decisions now: " + ", ".join(
+        f"{name} ({commands.get(name, DECISION_COMMANDS.get(name, name)).format(id=course_id)})" for name in allowed) + "."
+
+
+def _render_review(view: dict, base: str) -> str:
+    course_id = view.get("course_id", "")
+    waiting = view.get("waiting_for")
+    waits = {"review": "waiting for a reviewer's decision", "outline_approval": "waiting for its outline to be approved "
+             f"(no lesson written yet; the outline: {base}/courses/{course_id})"}.get(waiting, "nothing waits")
+    lines = [f"Course {course_id}: {view.get('workflow_state')}, {waits}"]
+    if view.get("review_rounds"):
+        lines.append(f"  changes requested {view['review_rounds']} time(s) so far")
+    allowed = view.get("allowed_decisions") or []
+    if allowed:
+        commands = OUTLINE_DECISION_COMMANDS if waiting == "outline_approval" else DECISION_COMMANDS
+        lines.append("Allowed decisions:")
+        lines += [f"  {name:<16}{commands.get(name, DECISION_COMMANDS.get(name, name)).format(id=course_id)}"
+                  for name in allowed]
+    elif view.get("workflow_state") == "REVIEW":
+        lines.append("Allowed decisions: none yet (its lessons are being rewritten, or its review is starting): "
+                     f"run coursegen review {course_id} again in a moment")
+    else:
+        lines.append("Allowed decisions: none")
+    lessons = view.get("lessons") or []
+    lines.append("")
+    lines.append(f"Lessons ({len(lessons)}):" if lessons else "Lessons: none written yet")
+    for lesson in lessons:
+        number = f"{lesson.get('part_index', 0) + 1}.{lesson.get('section_index', 0) + 1}"
+        lines.append(f"  {number:<5} rev {lesson.get('revision', 1)}  {lesson.get('lesson_id')}  {lesson.get('title')}")
+    transitions = view.get("transitions") or []
+    lines.append("")
+    lines.append(f"Transitions ({len(transitions)}):" if transitions else "Transitions: none yet (the course is a DRAFT)")
+    for t in transitions:
+        lines.append(f"  {t.get('at', '')}  {t.get('from_state')} -> {t.get('to_state')}  {t.get('decision')} by "
+                     f"{t.get('transitioned_by')}" + (f": {t['note']}" if t.get("note") else ""))
+    return "\n".join(lines)
+
+
+def _render_outcome(outcome: dict, base: str) -> str:
+    course_id = outcome.get("course_id", "")
+    transition = outcome.get("transition") or {}
+    state = outcome.get("workflow_state")
+    note = transition.get("note") if transition.get("note") != str(outcome.get("decision")).replace("_", " ") else None
+    lines = [f"Course {course_id}: {outcome.get('decision')}: {transition.get('from_state')} -> {transition.get('to_state')}"
+             + (f" ({note})" if note else "")]
+    if outcome.get("url"):
+        lines.append(f"Published at {outcome['url']}")
+    following = {
+        "PUBLISH_READY": f"Next: coursegen publish {course_id}",
+        "PUBLISHED": f"Archive it with: coursegen archive {course_id}",
+        "ARCHIVED": "Unpublished; its outline, lessons, quiz and packages are kept.",
+        "DRAFT": f"A DRAFT: coursegen review {course_id} --submit asks for a review again.",
+    }
+    if state == "REVIEW" and outcome.get("waiting_for") is None:
+        lines.append(f"Now REVIEW: the lessons are being rewritten; coursegen review {course_id} shows them once the "
+                     "review waits again (a rewritten lesson is a new revision with a new lesson id; the earlier one is kept).")
+    elif outcome.get("waiting_for") == "review":
+        lines.append(f"Now REVIEW, waiting for a decision: coursegen review {course_id}")
+    elif transition.get("from_state") == transition.get("to_state") == "DRAFT" and state == "DRAFT":
+        lines.append(f"The outline decision is sent: generation goes on (coursegen review {course_id} shows when "
+                     "something waits again).")
+    elif state in following:
+        lines.append(following[state])
+    return "\n".join(lines)
 
 
 def _with_repository(action):

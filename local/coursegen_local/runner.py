@@ -31,6 +31,7 @@ from botocore.exceptions import ClientError
 from coursegen import bootstrap
 from coursegen.bootstrap import Container
 from coursegen.config import Settings
+from coursegen.domain.execution_end import course_id_of
 from coursegen.domain.status import course_status
 from coursegen.errors import StateMissing
 from coursegen.models import CourseRequest, CourseState, StoredCourse, WorkflowInput
@@ -84,6 +85,7 @@ class LocalRunner:
         faults: list[Fault] | None = None,
         max_running: int | None = None,
         execution_timeout_seconds: int | None = None,
+        review_timeout_seconds: int | None = None,
         staging_base_url: str = "http://127.0.0.1:8080/staging/",
         event_log: Path | None = None,
         **adapters: Any,
@@ -91,9 +93,11 @@ class LocalRunner:
         """adapters: replacements for the container's (llm=..., embedder=..., database=...).
         max_running: how many executions run at once; the others wait, queued (None: no limit).
         execution_timeout_seconds: replaces the machine's TimeoutSeconds (tests of a timeout only).
+        review_timeout_seconds: replaces ReviewTimeoutDays' seconds, how long a review waits (tests of a timeout only).
         staging_base_url: where `coursegen serve` serves staged sites (the staging_url a course gets).
         event_log: a JSON Lines file every published event is appended to (`coursegen events` reads it)."""
         self.staging_base_url = staging_base_url
+        self.site_base_url = staging_base_url.removesuffix("staging/") + "sites/"  # `coursegen serve`'s /sites/
         self.event_log = event_log
         self.template = SamTemplate(parameter_overrides=parameter_overrides)
         self._adapters = adapters
@@ -102,6 +106,7 @@ class LocalRunner:
         self.faults = list(faults or [])
         self.max_running = max_running
         self.execution_timeout_seconds = execution_timeout_seconds
+        self.review_timeout_seconds = review_timeout_seconds
         self.closing = threading.Event()  # set when the runner closes: a hung fault lets go
         self._ends_recorded: dict[str, threading.Event] = {}
         self.end_delivery_failures: dict[str, BaseException] = {}  # wait() raises them: a broken safety net is loud
@@ -151,6 +156,8 @@ class LocalRunner:
         return self
 
     def __exit__(self, *exc) -> None:
+        if self.closing.is_set():
+            return  # closed already (a test closes a runner to stand for a restart)
         self.closing.set()
         gc.unfreeze()
         for owner, name, original in reversed(self._patched):
@@ -180,6 +187,8 @@ class LocalRunner:
                 "staging_bucket": self.template.physical_name("StagingBucket"),
                 # the staged sites are served by `coursegen serve` (its address), as CloudFront serves them in AWS
                 "staging_base_url": self.staging_base_url,
+                "site_base_url": self.site_base_url,
+                "review_state_machine_arn": self.template.state_machine_arn(self.template.REVIEW_STATE_MACHINE, REGION),
                 "inline_exports": True,
                 "state_machine_arn": self.state_machine_arn,
                 "event_bus_name": self.template.physical_name("CourseEventBus"),
@@ -200,7 +209,8 @@ class LocalRunner:
         self._capture_events()
         self.sfn = boto3.client("stepfunctions", region_name=REGION)
         for name in self.template.state_machines:  # a stage before the machine that starts it
-            definition = self.template.state_machine_definition(REGION, name)
+            overrides = {"ReviewTimeoutSeconds": str(self.review_timeout_seconds)} if self.review_timeout_seconds else None
+            definition = self.template.state_machine_definition(REGION, name, overrides)
             entry = name == self.template.ENTRY_STATE_MACHINE
             if entry and self.execution_timeout_seconds is not None:
                 definition = json.dumps(json.loads(definition) | {"TimeoutSeconds": self.execution_timeout_seconds})
@@ -320,16 +330,21 @@ class LocalRunner:
             try:
                 execution_body(worker)
             finally:
-                if moto.state_machine_arn(worker) == self.state_machine_arn:  # the rule's stateMachineArn filter
+                machine = moto.state_machine_arn(worker)
+                if machine == self.state_machine_arn:  # the rule's stateMachineArn filter
                     self._deliver_end(moto.execution_arn(worker))
+                elif machine == self.template.state_machine_arn(self.template.REVIEW_STATE_MACHINE, REGION):
+                    self._deliver_end(moto.execution_arn(worker), "ReviewEndedFunction", ("FAILED", "TIMED_OUT", "ABORTED"))
 
         return body
 
-    def _deliver_end(self, execution_arn: str) -> None:
+    def _deliver_end(self, execution_arn: str, function: str = "RecordExecutionEndFunction",
+                     statuses: tuple[str, ...] = ("FAILED", "TIMED_OUT", "ABORTED", "SUCCEEDED")) -> None:
         recorded = self._end_recorded(execution_arn)
         try:
             execution = self.sfn.describe_execution(executionArn=execution_arn)
-            self.invoke("RecordExecutionEndFunction", execution_status_change(execution, REGION))
+            if execution["status"] in statuses:  # the rule's status filter
+                self.invoke(function, execution_status_change(execution, REGION))
         except Exception as error:  # noqa: BLE001 - in AWS, EventBridge would retry, then dead-letter
             logging.getLogger(__name__).warning("RecordExecutionEnd failed for %s: %r", execution_arn, error)
             self.end_delivery_failures[execution_arn] = error
@@ -358,9 +373,10 @@ class LocalRunner:
         boto3.client("s3", region_name=REGION).delete_object(Bucket=self.container.settings.payload_bucket, Key=key)
 
     # -- executions ----------------------------------------------------------------------
-    def start(self, request: CourseRequest, course_id: str | None = None, execution_name: str | None = None) -> str:
+    def start(self, request: CourseRequest, course_id: str | None = None, execution_name: str | None = None,
+              owner: str = "local") -> str:
         course_id = course_id or str(uuid.uuid4())
-        execution_input = WorkflowInput(course_id=course_id, **request.model_dump())
+        execution_input = WorkflowInput(course_id=course_id, owner=owner, **request.model_dump())
         # The record the API would write first (kept if it exists: a resume, a second start).
         self.container.states.create(CourseState.requested(course_id, request, execution_input.owner))
         self.sfn.start_execution(
@@ -370,10 +386,39 @@ class LocalRunner:
         )
         return course_id
 
+    def reenter_waits(self) -> list[str]:
+        """Offline, a waiting execution lives in this process: when `coursegen serve` starts again,
+        every course PostgreSQL says was waiting (for its outline's approval or for a review) is run
+        again from its request under its own id, and waits again where it waited. Its outline and
+        lessons are what PostgreSQL holds (a rewritten lesson is kept); nothing is recorded twice.
+        In AWS executions outlive any process and this is never needed."""
+        from coursegen.domain.lifecycle import Workflow
+
+        database = self.container.database
+        reentered = []
+        for workflow, request in database.waiting_courses():
+            if not request:
+                continue  # waiting since before requests were recorded: nothing to run it from
+            with database.deciding(workflow.course_id) as txn:  # nothing waits until the wait is entered again
+                txn.update(Workflow(**{**txn.workflow.__dict__, "waiting_for": None}))
+            owner = request.get("owner", "local")
+            fields = {k: v for k, v in request.items() if k != "owner"}
+            self.start(CourseRequest.model_validate(fields), course_id=workflow.course_id,
+                       execution_name=f"{workflow.course_id}-reentered", owner=owner)
+            reentered.append(workflow.course_id)
+        return reentered
+
     def running_courses(self) -> list[str]:
         """The names (course ids) of the executions still running, queued ones included."""
         pages = self.sfn.get_paginator("list_executions").paginate(stateMachineArn=self.state_machine_arn, statusFilter="RUNNING")
         return [execution["name"] for page in pages for execution in page["executions"]]
+
+    def generating_courses(self) -> list[str]:
+        """The running executions' courses that are not waiting for a decision (outline approval):
+        what stopping now would lose."""
+        waiting = {workflow.course_id for workflow, _ in self.container.database.waiting_courses()}
+        return [name for name in self.running_courses()
+                if course_id_of(None, name.removesuffix("-reentered")) not in waiting]
 
     def execution_arn(self, execution_name: str) -> str:
         return self.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{execution_name}"

@@ -24,6 +24,8 @@ from coursegen_local.template import ACCOUNT
 
 TENANT_HEADER = "X-Coursegen-Tenant"
 STAGING_PATH = "/staging/"  # the staged sites, as the CloudFront distribution serves them in AWS
+SITES_PATH = "/sites/"  # the published sites, as the same distribution serves them
+PUBLISHED_ROOT = "sites/"  # their folder of the staging bucket (bootstrap's published_sites)
 MAX_BODY_BYTES = 1_000_000
 REQUEST_TIMEOUT_SECONDS = 30  # a client that stalls (a body shorter than its Content-Length) is dropped
 
@@ -74,10 +76,12 @@ def response_headers(response: dict) -> dict[str, str]:
     return headers
 
 
-def staged_file(runner: LocalRunner, path: str) -> tuple[bytes, str] | None:
-    """A staged site's file by its path under /staging/ (<course id>/<file>, a folder meaning its
-    index.html): from the runner's staging bucket, else from the copy `generate` saved under
-    COURSEGEN_HOME/staging/. None for a path that is not a staged file (nothing outside is reachable)."""
+def staged_file(runner: LocalRunner, path: str, root: str = "", saved: str | None = "staging") -> tuple[bytes, str] | None:
+    """A site's file by its path under /staging/ or /sites/ (<course id>/<file>, a folder meaning its
+    index.html): from the runner's staging bucket under root ("" for the staged previews, "sites/" for
+    the published sites), else from the copy `generate` saved under COURSEGEN_HOME/<saved>/ (None: no
+    such copy; a published site has none). None for a path that is not such a file (nothing outside
+    the course's folder is reachable)."""
     from coursegen.domain.artifacts import media_type
     from coursegen_local.database import data_home
 
@@ -85,11 +89,13 @@ def staged_file(runner: LocalRunner, path: str) -> tuple[bytes, str] | None:
     parts = [part for part in rest.split("/") if part]
     if not re.fullmatch(COURSE_ID_PATTERN.strip("^$"), course_id) or any(p in (".", "..") or "\\" in p for p in parts):
         return None
+    if not root and f"{course_id}/" == PUBLISHED_ROOT:  # the published sites' folder is no staged course's
+        return None
     relative = "/".join(parts) if parts and "." in parts[-1] else "/".join([*parts, "index.html"])
-    data = runner.staged_object(f"{course_id}/{relative}")
-    if data is None:
-        saved = data_home() / "staging" / course_id / relative
-        data = saved.read_bytes() if saved.is_file() else None
+    data = runner.staged_object(f"{root}{course_id}/{relative}")
+    if data is None and saved is not None:
+        copy = data_home() / saved / course_id / relative
+        data = copy.read_bytes() if copy.is_file() else None
     return None if data is None else (data, media_type(relative))
 
 
@@ -125,7 +131,12 @@ def make_server(runner: LocalRunner, host: str = "127.0.0.1", port: int = 8080,
                              "and takes no new ones. Start it again, then retry.", "server", "stopping")
                 return
             if self.command in ("GET", "HEAD") and self.path.startswith(STAGING_PATH):
-                self._staged()
+                self._site(STAGING_PATH, "", "staging", "No such staged page: stage a course with deploy_to_staging "
+                           "(coursegen generate --deploy-staging).")
+                return
+            if self.command in ("GET", "HEAD") and self.path.startswith(SITES_PATH):
+                self._site(SITES_PATH, PUBLISHED_ROOT, None, "No such published page: publish the course with coursegen "
+                           "publish ID (POST /courses/{id}/publish).")
                 return
             # HEAD is GET without the body (_reply leaves it out).
             event = api_gateway_event("GET" if self.command == "HEAD" else self.command, self.path,
@@ -141,12 +152,12 @@ def make_server(runner: LocalRunner, host: str = "127.0.0.1", port: int = 8080,
                 body = base64.b64decode(body)
             self._reply(response["statusCode"], response_headers(response), body)
 
-        def _staged(self) -> None:
-            """GET /staging/<course id>/<path>: the staged site, as CloudFront serves it in AWS."""
-            found = staged_file(runner, urlsplit(self.path).path.removeprefix(STAGING_PATH))
+        def _site(self, path: str, root: str, saved: str | None, missing: str) -> None:
+            """GET /staging/<course id>/<path> (the staged site) or /sites/<course id>/<path> (the
+            published one): as CloudFront serves them in AWS."""
+            found = staged_file(runner, urlsplit(self.path).path.removeprefix(path), root=root, saved=saved)
             if found is None:
-                self._reply(404, {}, json.dumps({"message": "No such staged page: stage a course with deploy_to_staging "
-                                                 "(coursegen generate --deploy-staging)."}))
+                self._reply(404, {}, json.dumps({"message": missing}))
                 return
             data, media_type = found
             self._reply(200, {"Content-Type": media_type, "Cache-Control": "no-cache",

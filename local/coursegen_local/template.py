@@ -70,6 +70,9 @@ class SamTemplate:
                 if self.resources[arg]["Type"] == "AWS::Serverless::StateMachine":  # Ref of a state machine is its ARN
                     return self.state_machine_arn(arg, region)
                 return self.physical_name(arg)
+            if key == "Fn::FindInMap":
+                table, top, second = (self.resolve(part, region) for part in arg)
+                return self.doc["Mappings"][table][str(top)][second]
             if key == "Fn::GetAtt" and arg[1] == "Arn":
                 if self.resources[arg[0]]["Type"] == "AWS::Serverless::Function":
                     return self.function_arn(arg[0], region)
@@ -79,6 +82,7 @@ class SamTemplate:
 
     # The machine the API starts; the others are stages it runs (states:startExecution.sync:2).
     ENTRY_STATE_MACHINE = "CourseGenerationStateMachine"
+    REVIEW_STATE_MACHINE = "CourseReviewStateMachine"  # started by the course workflow and by the API, not waited for
 
     @property
     def state_machine(self) -> tuple[str, dict]:
@@ -101,12 +105,15 @@ class SamTemplate:
     def state_machine_arn(self, logical_id: str, region: str) -> str:
         return f"arn:aws:states:{region}:{ACCOUNT}:stateMachine:{self.physical_name(logical_id)}"
 
-    def state_machine_definition(self, region: str, logical_id: str | None = None) -> str:
-        """The ASL file with DefinitionSubstitutions applied, as SAM does at deploy time."""
+    def state_machine_definition(self, region: str, logical_id: str | None = None,
+                                 substitutions: dict[str, str] | None = None) -> str:
+        """The ASL file with DefinitionSubstitutions applied, as SAM does at deploy time
+        (`substitutions`: values that replace the template's, for tests of a timeout only)."""
         props = self.resources[logical_id or self.ENTRY_STATE_MACHINE]["Properties"]
         text = (PROJECT_ROOT / props["DefinitionUri"]).read_text()
         for key, value in props.get("DefinitionSubstitutions", {}).items():
-            text = text.replace("${" + key + "}", str(self.resolve(value, region)))
+            resolved = (substitutions or {}).get(key, self.resolve(value, region))
+            text = text.replace("${" + key + "}", str(resolved))
         json.loads(text)  # fail here, not inside moto, if a substitution broke the JSON
         return text
 

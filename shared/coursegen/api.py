@@ -23,10 +23,12 @@ from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Que
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
-from coursegen.bootstrap import course_service
+from coursegen.bootstrap import course_service, review_service
 from coursegen.errors import (
     CourseNotFound,
     CourseNotReady,
+    DecisionInvalid,
+    TransitionNotAllowed,
     IdempotencyConflict,
     LanguageNotWritten,
     NotResumable,
@@ -36,6 +38,7 @@ from coursegen.errors import (
 )
 from coursegen.domain.artifacts import EXPORT_FORMATS
 from coursegen.models import COURSE_ID_PATTERN, CourseRequest
+from coursegen.services.review import DecisionRequest
 
 logger = Logger(service="coursegen")
 tracer = Tracer(service="coursegen")
@@ -55,6 +58,13 @@ class Accepted(BaseModel):
 class Problem(BaseModel):
     message: str
     errors: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class Conflict(Problem):
+    """A decision the course's lifecycle state does not allow (409)."""
+
+    workflow_state: str | None = Field(None, description="Where the course is: DRAFT, REVIEW, PUBLISH_READY, ...")
+    allowed_decisions: list[str] = Field(default_factory=list, description="What may be decided there now")
 
 
 _TENANT_NAMESPACE = uuid.UUID("0c6a3f4e-2b7d-5e19-8f41-7d2c9a6b5e30")
@@ -85,6 +95,19 @@ def owner() -> str:
     """The caller as an opaque tenant id (uuid5 of the principal): stable, so ownership holds;
     opaque, so no user name or email reaches the state, the database or the events."""
     return str(uuid.uuid5(_TENANT_NAMESPACE, principal()))
+
+
+REVIEWERS_GROUP = "reviewers"  # members of this Cognito group may review any course, not only their own
+
+
+def decides_for() -> str | None:
+    """Whose courses the caller may review: its own (its owner id), or any (None) for a member of
+    the user pool's reviewers group."""
+    context = app.current_event.request_context
+    claims = ((context.authorizer.raw_event or {}).get("claims") or {}) if context.authorizer else {}
+    groups = claims.get("cognito:groups") or ""
+    groups = groups if isinstance(groups, list) else str(groups).strip("[]").replace(",", " ").split()
+    return None if REVIEWERS_GROUP in groups else owner()
 
 
 def base_path() -> str:
@@ -168,13 +191,19 @@ def _problem(status: HTTPStatus, message: str, errors: list[dict] | None = None)
     )
 
 
+def _field(loc) -> str:
+    """A problem's field as a client names it: lessons[0].lesson_id ("body" for the body as a whole)."""
+    field = ""
+    for part in loc:
+        if part == "body":
+            continue
+        field += f"[{part}]" if isinstance(part, int) else (f".{part}" if field else str(part))
+    return field or "body"
+
+
 @app.exception_handler(RequestValidationError)
 def _bad_request(error: RequestValidationError) -> Response:
-    errors = [
-        {"field": ".".join(str(p) for p in e["loc"] if p != "body" and not isinstance(p, int)) or "body",
-         "reason": e["msg"].removeprefix("Value error, ")}
-        for e in error.errors()
-    ]
+    errors = [{"field": _field(e["loc"]), "reason": e["msg"].removeprefix("Value error, ")} for e in error.errors()]
     summary = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
     return _problem(HTTPStatus.BAD_REQUEST, f"Invalid request: {summary}", errors)
 
@@ -192,6 +221,19 @@ _STATUS_OF = {
 @app.exception_handler(list(_STATUS_OF))
 def _domain_error(error: Exception) -> Response:
     return _problem(_STATUS_OF[type(error)], str(error))
+
+
+@app.exception_handler(TransitionNotAllowed)
+def _not_allowed(error: TransitionNotAllowed) -> Response:
+    """409: the decision does not fit where the course is; the body says where it is and what it allows."""
+    return Response(status_code=HTTPStatus.CONFLICT, content_type=content_types.APPLICATION_JSON,
+                    body={"message": str(error), "errors": [], "workflow_state": error.current or None,
+                          "allowed_decisions": error.allowed})
+
+
+@app.exception_handler(DecisionInvalid)
+def _decision_invalid(error: DecisionInvalid) -> Response:
+    return _problem(HTTPStatus.BAD_REQUEST, f"Invalid request: {error}", [{"field": error.field, "reason": error.reason}])
 
 
 @app.exception_handler(LanguageNotWritten)
@@ -340,6 +382,49 @@ def get_export(course_id: CourseId, export_format: ExportFormat):
     name, media_type = EXPORT_FORMATS[export_format]
     return Response(status_code=HTTPStatus.OK, content_type=media_type, body=answer,
                     headers={"Content-Disposition": f'attachment; filename="{course_id}-{name}"'})
+
+
+@app.get("/courses/<course_id>/review", summary="What a course's review waits for: its lifecycle state, lessons, history",
+         responses={200: {"description": "workflow_state, waiting_for (null, outline_approval or review), the decisions "
+                               "allowed now, the lessons with their revisions, every transition so far"},
+                    404: {"description": "No such course (or not yours)", "content": {"application/json": {"model": Problem}}}})
+def get_review(course_id: CourseId) -> dict:
+    return review_service().view(course_id, decides_for())
+
+
+@app.post("/courses/<course_id>/review", summary="Decide: submit, approve, request changes on lessons, or reject",
+          description="submit (a DRAFT) starts a review. On a waiting review: approve (-> PUBLISH_READY), request_changes "
+          "with lessons [{lesson_id, feedback}] (those lessons rewritten, then REVIEW again) or reject (-> DRAFT). On a "
+          "waiting outline: approve (with `outline`, an edited outline, to replace it) or request_changes with `feedback` "
+          "(a re-plan). The same decision again answers 200 with the same outcome; a conflicting one 409.",
+          responses={200: {"description": "The decision's outcome: workflow_state, waiting_for, the transition"},
+                     400: {"description": "A lesson id that is not the course's, feedback missing or too long, an "
+                                          "edited outline that does not parse or misses the time budget",
+                           "content": {"application/json": {"model": Problem}}},
+                     404: {"description": "No such course (or not yours)", "content": {"application/json": {"model": Problem}}},
+                     409: {"description": "Not allowed where the course is (the body names its state and the allowed "
+                                          "decisions), still generating, or another decision came first",
+                           "content": {"application/json": {"model": Conflict}}}})
+def decide_review(course_id: CourseId, decision: DecisionRequest) -> dict:
+    return review_service().decide(course_id, decides_for(), owner(), decision)
+
+
+@app.post("/courses/<course_id>/publish", summary="Publish an approved course (PUBLISH_READY -> PUBLISHED)",
+          description="Its site goes live under the published sites' address (the answer's url). Again: 200, the same.",
+          responses={200: {"description": "workflow_state PUBLISHED and the site's url"},
+                     404: {"description": "No such course (or not yours)", "content": {"application/json": {"model": Problem}}},
+                     409: {"description": "Not PUBLISH_READY", "content": {"application/json": {"model": Conflict}}}})
+def publish_course(course_id: CourseId) -> dict:
+    return review_service().publish(course_id, decides_for(), owner())
+
+
+@app.post("/courses/<course_id>/archive", summary="Archive a course (-> ARCHIVED): unpublished, its content kept",
+          responses={200: {"description": "workflow_state ARCHIVED"},
+                     404: {"description": "No such course (or not yours)", "content": {"application/json": {"model": Problem}}},
+                     409: {"description": "In REVIEW (decide first) or archived already by another decision",
+                           "content": {"application/json": {"model": Conflict}}}})
+def archive_course(course_id: CourseId) -> dict:
+    return review_service().archive(course_id, decides_for(), owner())
 
 
 @app.get("/courses", summary="List your courses, newest first")

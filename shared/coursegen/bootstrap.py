@@ -185,7 +185,7 @@ class Container:
         return CourseService(states=self.states, courses=_Lazy(lambda: self.courses), starter=self.starter,
                              lessons=_Lazy(lambda: self.database), execution_ends=self.execution_end_service,
                              quizzes=_Lazy(lambda: self.database), payloads=_Lazy(lambda: self.payloads),
-                             inline_exports=self.settings.inline_exports,
+                             inline_exports=self.settings.inline_exports, workflow=_Lazy(lambda: self.database),
                              languages=OFFLINE_LANGUAGES if self.settings.llm_provider in ("offline", "simulated") else None)
 
     @cached_property
@@ -198,6 +198,19 @@ class Container:
 
         return QuizWorkflow(llm=self.llm, states=self.states, payloads=self.payloads,
                             settings=QuizSettings(max_repairs=self.settings.llm_max_repairs))
+
+    @cached_property
+    def revision_workflow(self):
+        """A reviewer's request for changes carried out (services/revisions.py): the metered LLM, the
+        database for the lessons, the lessons' event publisher (course.lesson.generated's producer)."""
+        from coursegen.services.revisions import RevisionSettings, RevisionWorkflow
+
+        s = self.settings
+        model = {"bedrock": s.llm_model_id, "openai": s.openai_model}.get(s.llm_provider, "none")  # priced by name
+        return RevisionWorkflow(llm=self.llm, states=self.states, payloads=self.payloads,
+                                lessons=_Lazy(lambda: self.database), courses=_Lazy(lambda: self.courses),
+                                events=_Lazy(lambda: self.lesson_events),
+                                settings=RevisionSettings(max_repairs=s.llm_max_repairs, model_id=model))
 
     @cached_property
     def staging(self):
@@ -242,6 +255,35 @@ class Container:
                 max_repairs=self.settings.llm_max_repairs,
             ),
         )
+
+
+    @cached_property
+    def review_workflow(self):
+        from coursegen.services.review import ReviewWorkflow
+
+        return ReviewWorkflow(workflow=_Lazy(lambda: self.database), states=self.states, tokens=self.states,
+                              events=self._publisher("workflow_state_machine"), revisions=_Lazy(lambda: self.revision_workflow),
+                              outline=_Lazy(lambda: self.outline_workflow))
+
+    @cached_property
+    def published_sites(self):
+        from coursegen.adapters.staging import S3StagingSite
+
+        return S3StagingSite(self._aws("s3"), self.settings.staging_bucket, self.settings.site_base_url, root="sites/",
+                             cache_control="max-age=300")
+
+    @cached_property
+    def review_service(self):
+        from coursegen.adapters.aws import StepFunctionsDecisions, StepFunctionsStarter
+        from coursegen.domain.outline_edit import check_course_outline_edit
+        from coursegen.services.review import ReviewService
+
+        return ReviewService(
+            courses=_Lazy(lambda: self.courses), lessons=_Lazy(lambda: self.database), workflow=_Lazy(lambda: self.database),
+            states=self.states, tokens=self.states, decisions=StepFunctionsDecisions(self._aws("stepfunctions")),
+            review_starter=StepFunctionsStarter(self._aws("stepfunctions"), self.settings.review_state_machine_arn),
+            events=self._publisher("workflow_state_machine"), sites=_Lazy(lambda: self.published_sites),
+            payloads=self.payloads, check_outline=check_course_outline_edit)
 
 
 class _Lazy:
@@ -335,6 +377,10 @@ def quiz_workflow():
     return container().quiz_workflow
 
 
+def revision_workflow():
+    return container().revision_workflow
+
+
 def publishing_workflow():
     return container().publishing_workflow
 
@@ -346,3 +392,11 @@ def evidence_workflow():
 def payload_store() -> PayloadStore:
     """The payload bucket (the handlers write each step's usage record there)."""
     return container().payloads
+
+
+def review_workflow():
+    return container().review_workflow
+
+
+def review_service():
+    return container().review_service

@@ -33,6 +33,9 @@ class Settings(BaseModel):
     staging_bucket: str = "coursegen-staging"
     # where the staging bucket is served: the CloudFront distribution in AWS, `coursegen serve` offline
     staging_base_url: str = Field("http://127.0.0.1:8080/staging/", pattern=r"^https?://[^\s]+/$")
+    # where published sites are served (the staging bucket's sites/ folder, on the same distribution)
+    site_base_url: str = Field("http://127.0.0.1:8080/sites/", pattern=r"^https?://[^\s]+/$")
+    review_state_machine_arn: str = ""  # the review stage (POST /courses/{id}/review {decision: submit} starts it)
     inline_exports: bool = False  # GET /courses/{id}/exports/{format}: the file itself (offline), not a presigned URL
     search_top_k: int = Field(8, ge=1, le=50)
     search_min_similarity: float = Field(0.28, ge=-1, le=1)  # docs/grounding-calibration.md (make calibrate)

@@ -85,3 +85,29 @@ class LanguageNotWritten(CoursegenError):
 class StagingFailed(CoursegenError):
     """The site could not be staged (its upload failed); nothing of it is left half-staged."""
 
+
+
+class TransitionNotAllowed(CoursegenError):
+    """A lifecycle decision the course's state does not allow (a 409): says the state and its moves."""
+
+    def __init__(self, message: str, *, current: str = "", allowed: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.current = current
+        self.allowed = list(allowed or [])
+
+
+class DecisionInvalid(CoursegenError):
+    """A decision's body cannot be taken (a 400): names the field and the reason."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+class ReviewTimedOut(CoursegenError):
+    """Nobody decided within the review window (ReviewTimeoutDays); the wait ended."""
+
+
+class WaitEnded(CoursegenError):
+    """The execution no longer waits for this decision (the review timed out or was answered)."""

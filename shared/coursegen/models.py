@@ -123,6 +123,15 @@ class CourseRequest(BaseModel):
         description="Stage the course site (landing page, lessons, labs, quiz, sources) for preview; its URL is the "
                     "status's staging_url.")
     price: Price | None = Field(None, description="A price for the landing page's pricing section (none: no pricing).")
+    review: bool = Field(
+        False, strict=True,
+        description="Once generated, wait for a reviewer (workflow_state REVIEW): approve, request changes on named "
+                    "lessons, or reject, with POST /courses/{id}/review. Without it the course stays a DRAFT until "
+                    "submitted.")
+    review_outline: bool = Field(
+        False, strict=True,
+        description="Pause after the outline, before any lesson is written (waiting_for outline_approval): approve it, "
+                    "replace it with an edited one, or ask for a re-plan with feedback.")
 
     @field_validator("query")
     @classmethod
@@ -149,7 +158,7 @@ class CourseRequest(BaseModel):
 # they leave a request's fingerprint as it was (tests/unit/test_models.py pins one).
 ADDED_REQUEST_FIELDS: dict[str, Any] = {
     "content_mode": ContentMode.theory, "dry_run": False, "generate_quiz": True, "generate_landing_page": True,
-    "deploy_to_staging": False, "price": None,
+    "deploy_to_staging": False, "price": None, "review": False, "review_outline": False,
 }
 COURSE_ID_PATTERN = r"^[A-Za-z0-9_-]{1,80}$"  # an execution name's characters, and a safe S3 key part
 Owner = Annotated[str, StringConstraints(min_length=1, max_length=300)]
@@ -182,6 +191,7 @@ class Phase(str, Enum):
     assembling_outline = "assembling_outline"
     reviewing_outline = "reviewing_outline"
     storing = "storing"
+    awaiting_outline_approval = "awaiting_outline_approval"  # review_outline: waits for the reviewer
     planning_lessons = "planning_lessons"
     writing_lessons = "writing_lessons"
     writing_labs = "writing_labs"
@@ -515,6 +525,8 @@ class CourseState(BaseModel):
     parts_list: list[dict[str, Any]] = Field(default_factory=list)
     current_part_index: int = 0
     outline_text: str = ""
+    # outline approval: a reviewer's feedback for each re-plan, oldest first (PlanParts' prompt gets all of it)
+    outline_feedback: list[str] = Field(default_factory=list)
     outline_complete: bool = False
     lessons_complete: bool = False  # BuildBook stored every lesson and the book: the course is whole
     estimate: ContentEstimate | None = None  # a dry run's answer (EstimateContent)
@@ -522,6 +534,8 @@ class CourseState(BaseModel):
     generate_landing_page: bool = True
     deploy_to_staging: bool = False
     price: Price | None = None
+    review: bool = False  # the lifecycle's (domain/lifecycle.py): wait for a reviewer once generated
+    review_outline: bool = False  # wait for the outline's approval before writing lessons
     # the publishing stage's results (statemachine/course_publishing.asl.json)
     quiz_id: str = ""
     quiz_questions_count: int = 0
@@ -583,6 +597,17 @@ class CourseState(BaseModel):
         self.generate_landing_page = request.generate_landing_page
         self.deploy_to_staging = request.deploy_to_staging
         self.price = request.price
+        self.review = request.review
+        self.review_outline = request.review_outline
+
+    def original_request(self) -> CourseRequest:
+        """The request this record was made from, as it was (its fingerprint keys the artifacts a re-run reuses)."""
+        return CourseRequest(query=self.pending_course_query, hours=self.pending_course_hours,
+                             preferences=self.pending_course_prefs, language=self.language,
+                             full_lessons_count=self.full_lessons_count, content_mode=self.content_mode,
+                             dry_run=self.dry_run, generate_quiz=self.generate_quiz,
+                             generate_landing_page=self.generate_landing_page, deploy_to_staging=self.deploy_to_staging,
+                             price=self.price, review=self.review, review_outline=self.review_outline)
 
     @property
     def is_whole(self) -> bool:

@@ -76,7 +76,8 @@ class LessonRepository(Protocol):
         """Idempotent per (course, part, revision), like store_lesson."""
 
     def store_content(self, course_id: str, lessons: Sequence[StoredLesson], labs: Sequence[StoredLab]) -> None:
-        """These lessons and labs, at once, and no other of their revision."""
+        """These lessons and labs, at once: every lower revision of their sections and parts kept, the
+        sections and parts no longer in the course gone (all their revisions)."""
 
     def list_labs(self, course_id: str, owner: str | None = None) -> list[StoredLab]:
         """The latest revision of each part's lab, in part order; [] for a theory course or another owner's."""
@@ -177,3 +178,41 @@ class WorkflowStarter(Protocol):
 
     def end_of(self, execution_arn: str) -> ExecutionEnd | None:
         """How the execution ended (NOT_STARTED if there is none); None while it runs."""
+
+
+class WorkflowRepository(Protocol):
+    """The course lifecycle (adapters/postgres/workflow.py): a course's workflow and its transitions."""
+
+    def deciding(self, course_id: str):
+        """A context manager: the course's workflow locked (a WorkflowTransaction with .workflow,
+        .record(transition, after), .update(after), .last_transition()) until the block ends;
+        committed when it ends normally, rolled back when it raises."""
+
+    def get_workflow(self, course_id: str): ...
+
+    def list_transitions(self, course_id: str) -> list: ...
+
+    def decision_on(self, course_id: str, approval_id: str):
+        """The recorded decision that answered this wait, or None."""
+
+    def annotate_decision(self, course_id: str, approval_id: str, details: dict) -> None:
+        """Add to the record of the decision that answered this wait (what carrying it out gave)."""
+
+    def waiting_courses(self) -> list:
+        """(workflow, request) of every course whose execution waits for a decision."""
+
+
+class TaskTokens(Protocol):
+    """Where a waiting execution's task token is kept (the state store: never an event or a log),
+    and how a decision reaches it."""
+
+    def keep_task_token(self, approval_id: str, course_id: str, token: str, seconds: int) -> None: ...
+
+    def task_token(self, approval_id: str) -> str | None: ...
+
+    def drop_task_token(self, approval_id: str) -> None: ...
+
+
+class DecisionSender(Protocol):
+    def send(self, token: str, output: dict) -> None:
+        """SendTaskSuccess; WaitEnded when the wait is over (timed out, answered, or its execution stopped)."""

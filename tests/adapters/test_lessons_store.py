@@ -143,3 +143,32 @@ def test_an_unreachable_database_is_database_unavailable(call):
             call(repo)
     finally:
         repo.close()
+
+
+def test_storing_the_content_again_keeps_every_revision_of_a_rewritten_section(clean_courses):
+    """BuildBook after a reviewer's rewrite (issue 15): the section stored at revision 2 keeps its
+    revision 1; a section the course no longer has goes with all its revisions."""
+    course = stored_course(clean_courses)
+    clean_courses.store_content(course, [lesson(course, 0, 0, 0), lesson(course, 0, 1, 1), lesson(course, 1, 0, 2)], [])
+    clean_courses.store_lesson(lesson(course, 0, 1, 1, revision=2))  # the rewrite
+    clean_courses.store_lesson(lesson(course, 1, 0, 2, revision=2))
+
+    # a re-run: section 0.1 as its rewrite, section 1.0 no longer in the outline
+    clean_courses.store_content(course, [lesson(course, 0, 0, 0), lesson(course, 0, 1, 1, revision=2)], [])
+
+    assert [(row["title"], row["revision"]) for row in lesson_rows(clean_courses, course)] == [
+        ("Lesson 0.0 r1", 1), ("Lesson 0.1 r1", 1), ("Lesson 0.1 r2", 2)]
+    assert [(x.section_index, x.revision) for x in clean_courses.list_lessons(course)] == [(0, 1), (1, 2)]
+    assert clean_courses.get_lesson(course, StoredLesson.id_for(course, 0, 1, 1)).revision == 1
+
+
+def test_storing_a_section_below_its_stored_rewrite_drops_the_rewrite(clean_courses):
+    """A rewrite that no longer fits its section (BuildBook wrote the section again as revision 1)
+    is not left to be listed as the latest."""
+    course = stored_course(clean_courses)
+    clean_courses.store_content(course, [lesson(course, 0, 0, 0), lesson(course, 0, 1, 1)], [])
+    clean_courses.store_lesson(lesson(course, 0, 1, 1, revision=2))
+    clean_courses.store_content(course, [lesson(course, 0, 0, 0), lesson(course, 0, 1, 1, title="Written again")], [])
+    assert [(x.title, x.revision) for x in clean_courses.list_lessons(course)] == [("Lesson 0.0 r1", 1), ("Written again", 1)]
+    assert len(lesson_rows(clean_courses, course)) == 2
+    assert clean_courses.get_lesson(course, StoredLesson.id_for(course, 0, 1, 2)) is None

@@ -45,6 +45,19 @@ class Client:
             time.sleep(0.02)
         raise AssertionError(f"course {course_id} still {seen[-1]}")
 
+    def wait_until_waiting(self, course_id: str, waiting_for: str, timeout: float = 120) -> dict:
+        """GET /courses/{id}/review once the course's execution waits for that (outline_approval, review)."""
+        review, deadline = None, time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status, review, _ = self.request("GET", f"/courses/{course_id}/review")
+            if status == 200 and review["waiting_for"] == waiting_for:
+                return review
+            time.sleep(0.05)
+        arn = self.runner.execution_arn(course_id)
+        last = [(e["type"], e.get("stateEnteredEventDetails", {}).get("name") or str(e)[-300:])
+                for e in self.runner.history(arn)[-6:]]
+        raise AssertionError(f"course {course_id} never waited for {waiting_for}: {review}; its execution's last events: {last}")
+
 
 @pytest.fixture
 def client(runner):

@@ -247,6 +247,8 @@ def _api_scenarios(runner: LocalRunner, patch: pytest.MonkeyPatch) -> None:
     # ReviewOutline, on the stored course (the planner's outline is within 5%: the machine skips it)
     runner.invoke("ReviewOutlineFunction", {"course_id": course_id})
 
+    _review_scenarios(runner, client)
+
     # a stale "processing" course: the API asks its execution how it ended
     runner.container.course_service.stale_after_seconds = -1
     _set_processing(runner, course_id)
@@ -283,6 +285,47 @@ def _api_scenarios(runner: LocalRunner, patch: pytest.MonkeyPatch) -> None:
     boto3.client("dynamodb", region_name=REGION).delete_item(
         TableName=runner.container.settings.course_state_table, Key={"course_id": {"S": course_id}})
     assert client.request("POST", "/courses", DCF, key)[0] == 409
+
+
+def _review_scenarios(runner: LocalRunner, client: Client) -> None:
+    """The lifecycle: an outline re-planned, then approved edited; the course in review, a lesson
+    rewritten, approved, published, archived; a submit; a review that expires, a rewrite that fails,
+    a review stage that ended without its path."""
+    status, accepted, _ = client.request("POST", "/courses", {**DCF, "review": True, "review_outline": True})
+    course_id = accepted["course_id"]
+    client.wait_until_waiting(course_id, "outline_approval")
+    assert client.request("POST", f"/courses/{course_id}/review",
+                          {"decision": "request_changes", "feedback": "More on terminal value."})[0] == 200
+    client.wait_until_waiting(course_id, "outline_approval")
+    outline = runner.container.states.load(course_id).outline_text
+    assert client.request("POST", f"/courses/{course_id}/review", {"decision": "approve", "outline": outline})[0] == 200
+    review = client.wait_until_waiting(course_id, "review")
+    lesson_id = review["lessons"][0]["lesson_id"]
+    status, body, _ = client.request("POST", f"/courses/{course_id}/review", {
+        "decision": "request_changes", "lessons": [{"lesson_id": lesson_id, "feedback": "Add a worked example."}]})
+    assert status == 200, body
+    client.wait_until_waiting(course_id, "review")
+    assert client.request("POST", f"/courses/{course_id}/review", {"decision": "approve"})[0] == 200
+    assert client.request("POST", f"/courses/{course_id}/publish")[0] == 200
+    assert client.request("POST", f"/courses/{course_id}/archive")[0] == 200
+    # a course generated without review, submitted
+    status, plain, _ = client.request("POST", "/courses", {**DCF, "deploy_to_staging": False})
+    assert client.wait_until_done(plain["course_id"])[-1]["status"] == "complete"
+    assert client.request("POST", f"/courses/{plain['course_id']}/review", {"decision": "submit"})[0] == 200
+    client.wait_until_waiting(plain["course_id"], "review")
+    # the review ending unanswered (ExpireReview), run as its state would run it
+    runner.invoke("ExpireReviewFunction", {"course_id": plain["course_id"], "timeout_seconds": 86400})
+    # a rewrite that failed for good, noted (NoteReviewFailure), on a course in review
+    assert client.request("POST", f"/courses/{plain['course_id']}/review", {"decision": "submit"})[0] == 200
+    client.wait_until_waiting(plain["course_id"], "review")
+    runner.invoke("NoteReviewFailureFunction", {"course_id": plain["course_id"], "errors": {
+        "RewriteLessons": {"Error": "LlmUnavailable", "Cause": "model down"}}})
+    # the review stage ending without its own path (ReviewEnded, from the EventBridge rule)
+    arn = runner.container.settings.review_state_machine_arn.replace(":stateMachine:", ":execution:")
+    execution = {"executionArn": f"{arn}:{plain['course_id']}-review-4", "stateMachineArn":
+                 runner.container.settings.review_state_machine_arn, "name": f"{plain['course_id']}-review-4",
+                 "status": "ABORTED", "input": json.dumps({"course_id": plain["course_id"]})}
+    runner.invoke("ReviewEndedFunction", execution_status_change(execution, REGION))
 
 
 def _ingestion_scenario(runner: LocalRunner, repository) -> None:
@@ -337,6 +380,8 @@ def call_requirements(service: str, operation: str, params: dict) -> list[tuple[
                     ("s3:PutObject", f"arn:aws:s3:::{params['Bucket']}/{params['Key']}", {})]
         return [(action, f"arn:aws:s3:::{params['Bucket']}/{params['Key']}", {})]
     if service == "states":
+        if "taskToken" in params:  # a task token of a service integration's Task: IAM has no resource for it
+            return [(action, "*", {})]
         return [(action, params.get("stateMachineArn") or params["executionArn"], {})]
     if service == "secretsmanager":
         return [(action, params["SecretId"], {})]
@@ -387,8 +432,10 @@ def state_machine_requirements(machine: str = "CourseGenerationStateMachine") ->
     needs = set()
     for state in _tasks(json.loads(text)["States"]):
         resource, parameters = state["Resource"], state.get("Parameters", {})
-        if resource == "arn:aws:states:::lambda:invoke":
+        if resource in ("arn:aws:states:::lambda:invoke", "arn:aws:states:::lambda:invoke.waitForTaskToken"):
             needs.add(("lambda:InvokeFunction", parameters["FunctionName"], "{}"))
+        elif resource == "arn:aws:states:::states:startExecution":  # started, not waited for: the machine only
+            needs.add(("states:StartExecution", parameters["StateMachineArn"], "{}"))
         elif resource.startswith("arn:aws:states:::dynamodb:"):
             operation = resource.rsplit(":", 1)[1]
             needs.add((f"dynamodb:{operation[0].upper()}{operation[1:]}",
@@ -465,7 +512,8 @@ def test_each_function_role_allows_exactly_what_its_code_calls(recorded, functio
     assert not extra, f"{function}'s role allows what its code never calls: {extra}"
 
 
-@pytest.mark.parametrize("machine", ["CourseGenerationStateMachine", "CourseContentStateMachine", "CoursePublishingStateMachine"])
+@pytest.mark.parametrize("machine", ["CourseGenerationStateMachine", "CourseContentStateMachine", "CoursePublishingStateMachine",
+                                     "CourseReviewStateMachine"])
 def test_the_state_machine_role_allows_exactly_its_integrations(machine):
     missing, extra = compare(f"{machine}Role", state_machine_requirements(machine))
     assert not missing and not extra, (missing, extra)
@@ -474,7 +522,10 @@ def test_the_state_machine_role_allows_exactly_its_integrations(machine):
 def test_database_settings_and_the_vpc_only_on_the_functions_that_open_the_database(recorded):
     opens = {f for f in FUNCTIONS if any(service == DATABASE for service, _, _ in recorded.get(f, []))}
     assert opens == {"SearchBooksFunction", "StoreCourseFunction", "BuildBookFunction", "ApiFunction",
-                     "IngestBooksFunction", "BuildSiteFunction", "WriteEvidencePackFunction"}  # README says so
+                     "IngestBooksFunction", "BuildSiteFunction", "WriteEvidencePackFunction",
+                     # the review stage: the lifecycle is in PostgreSQL
+                     "EnterReviewFunction", "AwaitDecisionFunction", "ExpireReviewFunction", "NoteReviewFailureFunction",
+                     "RewriteLessonsFunction", "ApplyOutlineDecisionFunction", "ReviewEndedFunction"}  # README says so
     for name in FUNCTIONS:
         props = DEPLOYED.resources[name]["Properties"]
         variables = props.get("Environment", {}).get("Variables", {})

@@ -15,6 +15,8 @@ STAR_RESOURCE_ALLOWED = {
     # Step Functions' CloudWatch Logs delivery
     "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
     "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
+    # a reviewer's decision to a waiting .waitForTaskToken task: IAM has no resource for a task token
+    "states:SendTaskSuccess",
 }
 MANAGED_POLICIES_ALLOWED = {
     "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",

@@ -17,7 +17,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from coursegen.domain.execution_end import ENDED, ExecutionEnd, course_id_of
-from coursegen.errors import NotResumable, PayloadMissing, StateMissing, StoreThrottled, WorkflowUnavailable
+from coursegen.errors import NotResumable, PayloadMissing, StateMissing, StoreThrottled, WaitEnded, WorkflowUnavailable
 from coursegen.models import STATE_TTL_SECONDS, CourseState, Progress, utc_now
 
 # Big text fields live in the payload bucket; the item keeps everything else, as Maps and Lists.
@@ -295,6 +295,36 @@ class DynamoStateStore:
     def failed_event_published(self, course_id: str) -> None:
         self._update(course_id, "REMOVE failed_event_owed", {})
 
+    # -- task tokens (TaskTokens) ------------------------------------------------------------
+    # A waiting execution's token, in its own item keyed by the wait's opaque approval id ("#" is
+    # no course id character, so no course's record is ever confused with one).
+    @staticmethod
+    def _token_key(approval_id: str) -> dict:
+        return {"course_id": {"S": f"approval#{approval_id}"}}
+
+    def keep_task_token(self, approval_id: str, course_id: str, token: str, seconds: int) -> None:
+        item = self._token_key(approval_id) | {"task_token": {"S": token}, "for_course": {"S": course_id},
+                                                "ttl": {"N": str(int(time.time()) + int(seconds))}}
+        try:
+            self.dynamodb.put_item(TableName=self.table, Item=item)
+        except ClientError as error:
+            raise _translate(error) from error
+
+    def task_token(self, approval_id: str) -> str | None:
+        try:
+            item = self.dynamodb.get_item(TableName=self.table, Key=self._token_key(approval_id), ConsistentRead=True).get("Item")
+        except ClientError as error:
+            raise _translate(error) from error
+        if not item or int(item.get("ttl", {}).get("N", "0")) < time.time():  # TTL deletes late: an expired one is gone
+            return None
+        return item["task_token"]["S"]
+
+    def drop_task_token(self, approval_id: str) -> None:
+        try:
+            self.dynamodb.delete_item(TableName=self.table, Key=self._token_key(approval_id))
+        except ClientError as error:
+            raise _translate(error) from error
+
     def _update(
         self, course_id: str, expression: str, values: dict, names: dict | None = None,
         *, condition: str | None = None, returns: str | None = None,
@@ -367,6 +397,24 @@ class StepFunctionsStarter:
             if _code(error) == "ExecutionDoesNotExist":
                 return None
             raise WorkflowUnavailable(f"Step Functions did not answer ({error}); retry the request.") from error
+
+
+class StepFunctionsDecisions:
+    """A reviewer's decision to the execution that waits for it (DecisionSender)."""
+
+    # What SendTaskSuccess answers when nothing waits for the token any more.
+    _ENDED = {"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"}
+
+    def __init__(self, sfn_client) -> None:
+        self.sfn = sfn_client
+
+    def send(self, token: str, output: dict) -> None:
+        try:
+            self.sfn.send_task_success(taskToken=token, output=json.dumps(output))
+        except ClientError as error:
+            if _code(error) in self._ENDED:
+                raise WaitEnded(f"The execution no longer waits for this decision ({_code(error)}).") from None
+            raise WorkflowUnavailable(f"Step Functions did not take the decision ({_code(error)}); retry.") from error
 
 
 class EventBridgePublisher:

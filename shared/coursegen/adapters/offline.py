@@ -27,13 +27,17 @@ from coursegen.adapters.offline_assessment import write_landing_copy, write_quiz
 from coursegen.domain.context import format_course_outline
 from coursegen.domain.grounding import course_subject
 from coursegen.domain.parsing import parse_text_outline_to_database
-from coursegen.domain.prompts import NOT_STATED, Prompt
+from coursegen.domain.prompts import NO_FEEDBACK, NOT_STATED, Prompt
 from coursegen.ports import LlmReply
 
 OFFLINE_PLANNER_NAME = "offline planner (not an LLM)"
 LABEL = "Note: written by the offline planner, not an LLM."
 OVERVIEW = "Course overview"
 FOUNDATIONS = "Foundations and key terms"
+# A re-plan after review feedback: the library topics the feedback names get a part of their own,
+# second (after the foundations), with more time; the plan and that part's sections say so.
+REVIEW_FOCUS = "Review focus"
+REPLANNED = "Re-planned after review feedback"
 
 _BOOK_LINE = re.compile(r"^\[([^\]]+)\]\s+(.+?)(?:\s+—\s+.*)?$")
 _TOPICS_LINE = re.compile(r"^Key topics:\s*(.+)$")
@@ -115,6 +119,7 @@ class OfflinePlanner:
             "courses.expand_part": self._expand_part,
             "courses.review_outline": self._review_outline,
             "lessons.write_lesson": _write_lesson,
+            "lessons.revise_lesson": _revise_lesson,
             "labs.write_lab": _write_lab,
             "lessons.propose_visual": _propose_visual,
             "quiz.generate": write_quiz,  # offline_assessment.py
@@ -126,23 +131,39 @@ class OfflinePlanner:
     def _plan_parts(self, v: dict) -> str:
         profile = _profile(v.get("learner_profile", ""))
         themes = _themes(_library(v["summaries_context"]), profile.focus)
+        feedback = str(v.get("reviewer_feedback", NO_FEEDBACK))
+        asked = _asked_for(feedback, themes) if feedback.strip() != NO_FEEDBACK else []
         match = _PLAN_COUNT.search(v["parts_count_guidance"])
         count = int(match.group(1)) if match else 3
         count = max(1, min(count, sum(len(book.topics) for book in themes), int(v["target_minutes"]) // 5))
+        if asked:  # the topics the reviewer asked for leave their themes for a part of their own
+            themes = [_Book(b.book_id, b.title, b.relevance, [t for t in b.topics if (t, b.book_id) not in asked])
+                      for b in themes]
+            themes = [b for b in themes if b.topics]
         # Part 1 opens with the course's map, then each theme's opening idea (the vocabulary the
         # later parts use); every other part is one theme, the closing theme last.
         openings = [(book.topics[0], book.book_id) for book in themes][:MAX_TOPICS_PER_PART]
         rest = [_Book(b.book_id, b.title, b.relevance, b.topics[1:] if (b.topics[0], b.book_id) in openings else b.topics)
                 for b in themes]
         rest = [b for b in rest if b.topics]
-        count = min(count, 1 + sum(len(b.topics) for b in rest))  # every part teaches at least one topic
-        parts = [(FOUNDATIONS, [(OVERVIEW, openings[0][1])] + openings)] if openings else []
-        parts += _parts_by_theme(rest, count - len(parts)) if count > len(parts) else []
+        count = min(count, 1 + sum(len(b.topics) for b in rest) + bool(asked))  # every part teaches at least one topic
+        parts = [(FOUNDATIONS, [(OVERVIEW, (openings or asked)[0][1])] + openings)] if openings or asked else []
+        if asked:
+            parts.append((f"{REVIEW_FOCUS}: " + _sentence_case(" and ".join(topic for topic, _ in asked[:2])), asked))
+        if rest and (count > len(parts) or asked):  # a re-plan keeps every theme beside the asked-for part
+            parts += _parts_by_theme(rest, max(1, count - len(parts)))
         on_focus = [_focus_score(profile.focus, [title] + [t for t, _ in covered]) for title, covered in parts]
         weights = [(0.7 if i == 0 and len(parts) > 1 else 1.0) * (FOCUS_WEIGHT if 0 < score == max(on_focus) else 1.0)
-                   for i, score in enumerate(on_focus)]
+                   * (FOCUS_WEIGHT if title.startswith(REVIEW_FOCUS) else 1.0)
+                   for i, ((title, _), score) in enumerate(zip(parts, on_focus))]
         minutes = _split_minutes(int(v["target_minutes"]), weights)
-        lines = [f"Course title: {_course_title(v['query'])}", _label(profile)]
+        label = _label(profile)
+        if feedback.strip() != NO_FEEDBACK and asked:
+            named = "; ".join(topic for topic, _ in asked)
+            label += f" {REPLANNED}: {named} " + ("gets a part of its own." if len(asked) == 1 else "get a part of their own.")
+        elif feedback.strip() != NO_FEEDBACK:
+            label += f" {REPLANNED}: no topic of the library matched it, so the plan is as before."
+        lines = [f"Course title: {_course_title(v['query'])}", label]
         for i, ((title, covered), part_minutes) in enumerate(zip(parts, minutes)):
             if 0 < i == len(parts) - 1 and len(parts) > 2:
                 title = f"Putting it together: {title}"
@@ -156,7 +177,9 @@ class OfflinePlanner:
         profile = _profile(v.get("learner_profile", ""))
         number, title, part_minutes = int(v["part_index"]), v["part_title"], int(v["part_minutes"])
         covered = _covers_of_this_part(v["existing_outline"]) or [(title, "")]
-        lines = [_label(profile), f"## Part {number}: {title} ({part_minutes} minutes)"]
+        label = _label(profile) + (f" {REPLANNED}: this part is the topics the reviewer asked for."
+                                   if title.startswith(f"{REVIEW_FOCUS}:") else "")
+        lines = [label, f"## Part {number}: {title} ({part_minutes} minutes)"]
         sections: list[tuple[str, int, list[str], list[str]]] = []  # title, minutes, objectives, book ids
         if covered[0][0] == OVERVIEW and len(covered) > 1 and part_minutes >= 15:
             overview_minutes = 5 if part_minutes <= 30 else 10
@@ -257,6 +280,30 @@ def _themes(books: list[_Book], focus: str) -> list[_Book]:
         if topics:
             themes.append(_Book(book.book_id, book.title, book.relevance, topics))
     return themes
+
+
+# Words of a reviewer's feedback that say how, not what: they match no topic.
+_FEEDBACK_COMMON = frozenset("more less please spend time part parts section sections course should would could "
+                             "want need focus cover about also much like instead include longer shorter".split())
+
+
+def _asked_for(feedback: str, themes: list[_Book]) -> list[tuple[str, str]]:
+    """The library topics a reviewer's feedback names, as (topic, book id), the closest first: those
+    whose every word the feedback uses (by their first five letters), or most of them and at least
+    two; failing those, the ones sharing the most words with it; none when no topic shares a word.
+    The feedback is only matched against, never copied."""
+    wanted = {w[:5] for w in _words(feedback) if w not in _FEEDBACK_COMMON}
+    scored = []  # (share of the topic's words the feedback uses, how many, topic, book id)
+    for book in themes:
+        for topic in book.topics:
+            stems = {w[:5] for w in _words(topic)}
+            if stems and (hits := len(stems & wanted)):
+                scored.append((hits / len(stems), hits, topic, book.book_id))
+    scored.sort(key=lambda item: (-item[0], -item[1]))
+    named = [(topic, book_id) for share, hits, topic, book_id in scored if share == 1 or (share >= 0.6 and hits >= 2)]
+    if not named and scored:
+        named = [(topic, book_id) for share, hits, topic, book_id in scored if (share, hits) == scored[0][:2]]
+    return named[:MAX_TOPICS_PER_PART]
 
 
 def _parts_by_theme(themes: list[_Book], count: int) -> list[tuple[str, list[tuple[str, str]]]]:
@@ -557,6 +604,38 @@ def _write_lesson(v: dict) -> str:
         extra.append(paragraph)
         words += count_words(paragraph)
     return build(layout, extra)
+
+
+REVISION_LABEL = "Revised after review by the offline writer, not an LLM."
+MAX_QUOTED_FEEDBACK = 300  # characters of the reviewer's feedback the revision note quotes
+
+
+def _revise_lesson(v: dict) -> str:
+    """lessons.revise_lesson's answer: the lesson written again, as _write_lesson writes it, from
+    the same summaries, with each summary's sentences that share the feedback's words put first
+    (so the lesson's ranking and its worked example start from them), and a note under the title
+    that quotes the feedback as plain text and says what was done. The feedback is only matched
+    against and quoted, never followed: nothing it says is added to the lesson as a statement."""
+    from coursegen.domain.lessons import count_words  # the count parse_lesson uses
+
+    feedback = " ".join("".join(ch if ch.isprintable() else " " for ch in str(v.get("reviewer_feedback", ""))).split())
+    if len(feedback) > MAX_QUOTED_FEEDBACK:
+        feedback = feedback[: MAX_QUOTED_FEEDBACK - 1].rsplit(" ", 1)[0] + "\u2026"
+    note = (f"*{REVISION_LABEL}* The reviewer asked: \u201c{_md(feedback)}\u201d. The offline writer puts the summary "
+            "points that share the feedback's words first and adds nothing to them.")
+    wanted = _stems(feedback)
+
+    def steered(line: str) -> str:
+        if not line.startswith("Summary:"):
+            return line
+        sentences = _SENTENCE_END.split(line.removeprefix("Summary:").strip())
+        return "Summary: " + " ".join(sorted(sentences, key=lambda sentence: not wanted & _stems(sentence)))
+
+    summaries = "\n".join(steered(line) for line in str(v["book_summaries"]).splitlines())
+    target = max(1, int(v["target_words"]) - count_words(note))  # the note counts towards the lesson's length
+    lines = _write_lesson(v | {"book_summaries": summaries, "target_words": target}).split("\n")
+    at = next((i + 1 for i, line in enumerate(lines) if line.startswith(f"*{WRITER_LABEL}*")), 1)
+    return "\n".join(lines[:at] + ["", note] + lines[at:])
 
 
 LAB_WRITER_LABEL = "Written by the offline writer (the offline planner's lab half), not an LLM."

@@ -28,18 +28,23 @@ class StagedSite:
 
 
 class S3StagingSite:
-    def __init__(self, s3_client, bucket: str, base_url: str) -> None:
+    """root: the folder of the bucket the sites are under ("" for the staged previews, "sites/" for
+    the published sites, which the same distribution serves under /sites/)."""
+
+    def __init__(self, s3_client, bucket: str, base_url: str, root: str = "", cache_control: str = "no-cache") -> None:
         self.s3 = s3_client
         self.bucket = bucket
         self.base_url = base_url
+        self.root = root
+        self.cache_control = cache_control  # a preview: no-cache, the next deploy shows at once
 
     def deploy(self, course_id: str, files: Mapping[str, bytes]) -> StagedSite:
-        prefix = f"{course_id}/"
+        prefix = f"{self.root}{course_id}/"
         try:
             before = self._keys(prefix)
             for path, data in sorted(files.items()):
                 self.s3.put_object(Bucket=self.bucket, Key=prefix + path, Body=data, ContentType=media_type(path),
-                                   CacheControl="no-cache")  # a preview: the next deploy shows at once
+                                   CacheControl=self.cache_control)
             self._delete(sorted(before - {prefix + path for path in files}))
         except (ClientError, BotoCoreError) as error:
             self._remove_quietly(prefix)
@@ -47,7 +52,7 @@ class S3StagingSite:
         return StagedSite(url=f"{self.base_url}{course_id}/index.html", domain=urlsplit(self.base_url).netloc)
 
     def remove(self, course_id: str) -> None:
-        self._delete(sorted(self._keys(f"{course_id}/")))
+        self._delete(sorted(self._keys(f"{self.root}{course_id}/")))
 
     def _keys(self, prefix: str) -> set[str]:
         keys: set[str] = set()

@@ -131,6 +131,7 @@ PHASE_PERCENT = {
     "assembling_outline": 34,
     "reviewing_outline": 35,
     "storing": 38,
+    "awaiting_outline_approval": 39,  # review_outline: the outline stored, no lesson written until it is approved
     "planning_lessons": 40,
     "writing_lessons": 42,
     "writing_labs": 95,  # after every lesson (42-95%), before the book

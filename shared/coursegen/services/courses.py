@@ -14,7 +14,9 @@ from coursegen.domain.status import course_status
 from coursegen.errors import CourseNotFound, CourseNotReady, IdempotencyConflict, LanguageNotWritten, NotResumable, StateMissing
 from coursegen.models import STATE_TTL_SECONDS, CourseRequest, CourseState, Phase, Status, WorkflowInput
 from coursegen.domain.artifacts import EXPORT_FORMATS, export_key
-from coursegen.ports import CourseRepository, LessonRepository, PayloadStore, QuizRepository, StateStore, WorkflowStarter
+from coursegen.ports import (
+    CourseRepository, LessonRepository, PayloadStore, QuizRepository, StateStore, WorkflowRepository, WorkflowStarter,
+)
 from coursegen.services.execution_end import ExecutionEndService
 from coursegen.services.outline import seconds_since
 
@@ -59,9 +61,11 @@ class CourseService:
         lessons: LessonRepository | None = None, languages: frozenset[str] | None = None,
         execution_ends: ExecutionEndService | None = None, stale_after_seconds: float = STALE_AFTER_SECONDS,
         quizzes: QuizRepository | None = None, payloads: PayloadStore | None = None, inline_exports: bool = False,
+        workflow: WorkflowRepository | None = None,
     ) -> None:
         """inline_exports: a package is answered as its bytes (offline), not as a presigned URL (AWS)."""
         self.states = states
+        self.workflow = workflow  # the lifecycle (PostgreSQL): workflow_state and waiting_for in the status
         self.quizzes = quizzes
         self.payloads = payloads
         self.inline_exports = inline_exports
@@ -106,12 +110,7 @@ class CourseService:
         if state.status != Status.error:
             raise NotResumable(f"Only a failed course can be resumed; course {course_id} is {state.status.value}.")
         # the request as it was (its fingerprint keys the artifacts a resume reuses)
-        request = CourseRequest(query=state.pending_course_query, hours=state.pending_course_hours,
-                                preferences=state.pending_course_prefs, language=state.language,
-                                full_lessons_count=state.full_lessons_count, content_mode=state.content_mode,
-                                dry_run=state.dry_run, generate_quiz=state.generate_quiz,
-                                generate_landing_page=state.generate_landing_page, deploy_to_staging=state.deploy_to_staging,
-                                price=state.price)
+        request = state.original_request()
         # Claimed atomically and named by its number: two resumes at once start one execution.
         execution_name = f"{course_id}-resume-{self.states.claim_resume(course_id)}"
         execution_input = WorkflowInput(course_id=course_id, owner=owner, **request.model_dump())
@@ -130,6 +129,14 @@ class CourseService:
         return started is not None and (datetime.now(timezone.utc) - started).total_seconds() > STATE_TTL_SECONDS
 
     def status(self, course_id: str, owner: str) -> dict:
+        view = self._status(course_id, owner)
+        if self.workflow is not None:
+            workflow = self.workflow.get_workflow(course_id)
+            view["workflow_state"] = workflow.state.value
+            view["waiting_for"] = workflow.waiting_for.value if workflow.waiting_for else None
+        return view
+
+    def _status(self, course_id: str, owner: str) -> dict:
         try:
             state = self._own_state(course_id, owner)
             if state.status == Status.processing and self.execution_ends and seconds_since(state.updated_at) > self.stale_after_seconds:

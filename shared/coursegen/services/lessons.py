@@ -132,51 +132,50 @@ class LessonWorkflow:
     # -- BuildBook ---------------------------------------------------------------------------
     def build_book(self, step: ContentInput) -> dict:
         state = self.states.load(step.course_id, entering=Phase.building_book.value)
-        written = [(plan, self._lesson(state, plan)) for plan in self._plans(state)]
-        missing = [plan for plan, lesson in written if lesson is None]
+        plans = self._plans(state)
+        stored = self._latest_rows(state.course_id)
+        known = {book.book_id for book in state.book_summaries}
+        written = []
+        for plan in plans:
+            kept = self._kept(state, plan)
+            row = stored.get(_section(plan))
+            if row is not None and row.revision > (kept or {}).get("revision", 1):
+                # A reviewer's rewrite that the bucket lost (a re-run wrote the section again, as
+                # revision 1): it stands. GenerateBatchContent cannot see it (no database there).
+                kept = self._keep_stored_revision(state, plan, row, known) or kept
+            written.append((plan, kept))
+        missing = [plan for plan, kept in written if kept is None]
         if missing:  # before any row is stored: a missing lesson leaves no partial book in PostgreSQL
             plan = missing[0]
             more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
             raise PayloadMissing(f"Lesson {plan.number} ({plan.lesson_id}) was not written{more}.")
-        stored = [
+        rows = [
             StoredLesson(
-                lesson_id=plan.lesson_id, course_id=plan.course_id, part_index=plan.part_index,
-                section_index=plan.section_index, lesson_index=plan.lesson_index, title=plan.title,
-                markdown=lesson.markdown, words=lesson.words, minutes=lesson.minutes,
-                objective_ids=[o.objective_id for o in plan.objectives], book_ids=list(lesson.book_ids),
-                status="full" if in_full(state, plan) else "placeholder",
+                lesson_id=stored_lesson_id(plan, kept.get("revision", 1)), course_id=plan.course_id,
+                part_index=plan.part_index, section_index=plan.section_index, lesson_index=plan.lesson_index,
+                title=plan.title, markdown=kept["markdown"], words=kept["words"], minutes=kept["minutes"],
+                objective_ids=[o.objective_id for o in plan.objectives], book_ids=list(kept["book_ids"]),
+                status="full" if in_full(state, plan) else "placeholder", revision=kept.get("revision", 1),
             )
-            for plan, lesson in written
+            for plan, kept in written
         ]
         from coursegen.services.labs import stored_labs  # labs.py builds on this module
 
-        labs = stored_labs(self.payloads, state, [plan for plan, _ in written])  # [] for a theory course
+        labs = stored_labs(self.payloads, state, plans)  # [] for a theory course
         from coursegen.services.visuals import lesson_figures  # visuals.py builds on this module
 
         # the one writer of selected_lecture_figures: the batches' figures, gathered in course order
-        figures, state.selected_lecture_figures = lesson_figures(self.payloads, state, [plan for plan, _ in written])
+        figures, state.selected_lecture_figures = lesson_figures(self.payloads, state, plans)
         # The book first, then the rows: the lessons are readable (GET /lessons) only once the
         # course is whole, which lessons_complete says.
-        title = state.course_title
-        parts = {plan.part_index: plan.part_title for plan, _ in written}
-        keys = book_keys(state.course_id)
-        self.payloads.put_text(keys["md"], book_markdown(title, stored, language=state.language, part_titles=parts, labs=labs,
-                                                     figures=figures),
-                               "text/markdown; charset=utf-8")
-        self.payloads.put_text(keys["html"], book_html(title, stored, state.language, part_titles=parts, labs=labs, figures=figures),
-                               "text/html; charset=utf-8")
-        self.payloads.put_bytes(keys["epub"], book_epub(title, stored, state.language, part_titles=parts, labs=labs, figures=figures),
-                                "application/epub+zip")
-        for row in stored:  # the Markdown's figure references, beside it
-            if row.lesson_id in figures:
-                self.payloads.put_text(book_key(state.course_id, figure_file(row)), figures[row.lesson_id].svg,
-                                       "image/svg+xml")
-        # idempotent per (course, section or part, revision); what an earlier outline had goes
-        self.lessons.store_content(state.course_id, stored, labs)
+        write_book(self.payloads, state, plans, rows, labs, figures)
+        # idempotent per (course, section or part, revision): a rewritten section keeps its earlier
+        # revisions; what an earlier outline had goes
+        self.lessons.store_content(state.course_id, rows, labs)
         state.lessons_complete = True
         self.states.save(state)
-        return {"lessons": len(stored), "full_lessons": sum(row.status == "full" for row in stored),
-                "words": sum(row.words for row in stored), "labs": len(labs)}
+        return {"lessons": len(rows), "full_lessons": sum(row.status == "full" for row in rows),
+                "words": sum(row.words for row in rows), "labs": len(labs)}
 
     # -- helpers -----------------------------------------------------------------------------
     def _plans(self, state) -> list[LessonPlan]:
@@ -193,6 +192,27 @@ class LessonWorkflow:
             "lesson_index": plan.lesson_index + 1,
         })
         self.payloads.put_text(lesson_key(state, plan), json.dumps(kept | {"announced": True}))
+
+    def _latest_rows(self, course_id: str) -> dict[tuple[int, int], StoredLesson]:
+        return {_section(row): row for row in self.lessons.list_lessons(course_id)}
+
+    def _keep_stored_revision(self, state, plan: LessonPlan, row: StoredLesson | None, known: set[str]) -> dict | None:
+        """A reviewer's rewrite of this section that PostgreSQL holds (revision > 1), made the
+        lesson's artifact again, if it is still this plan's lesson: the same title, and a text that
+        passes parse_lesson for the plan as it is now (objectives, books, length at the pace). None
+        otherwise: the section's text stands, and store_content drops the stale revision."""
+        if row is None or row.revision <= 1 or row.status != "full" or row.title != plan.title or not in_full(state, plan):
+            return None
+        parsed = parse_lesson(row.markdown, plan, known, state.pending_course_prefs.pace)
+        if not parsed.ok or parsed.value is None:
+            return None
+        lesson = parsed.value
+        # its course.lesson.generated went out when it was rewritten
+        kept = {"markdown": lesson.markdown, "words": lesson.words, "minutes": lesson.minutes,
+                "book_ids": list(lesson.book_ids), "status": "full", "revision": row.revision,
+                "lesson_id": row.lesson_id, "announced": True}
+        self.payloads.put_text(lesson_key(state, plan), json.dumps(kept))
+        return kept
 
     def _kept(self, state, plan: LessonPlan) -> dict | None:
         try:
@@ -211,6 +231,40 @@ class LessonWorkflow:
                 "book_ids": list(lesson.book_ids), "status": status}
         self.payloads.put_text(lesson_key(state, lesson.plan), json.dumps(kept))
         return kept
+
+
+def _section(item) -> tuple[int, int]:
+    return item.part_index, item.section_index
+
+
+def stored_lesson_id(plan: LessonPlan, revision: int) -> str:
+    """The row id of a section's revision: the plan's for the first writing (the id a course's
+    lessons always had), StoredLesson.id_for for a reviewer's rewrite."""
+    if revision <= 1:
+        return plan.lesson_id
+    return StoredLesson.id_for(plan.course_id, plan.part_index, plan.section_index, revision)
+
+
+def write_book(payloads: PayloadStore, state, plans: list[LessonPlan], rows: list[StoredLesson], labs,
+               figures: dict) -> None:
+    """The whole book (Markdown, HTML, EPUB) and its figures into S3, from these rows (a rebuild
+    replaces it). figures: by the plan's lesson id, as lesson_figures gathers them; each goes with
+    its section's row, whatever that row's revision."""
+    by_plan = {_section(plan): plan.lesson_id for plan in plans}
+    figures = {row.lesson_id: figure for row in rows if (figure := figures.get(by_plan.get(_section(row))))}
+    title = state.course_title
+    parts = {plan.part_index: plan.part_title for plan in plans}
+    keys = book_keys(state.course_id)
+    payloads.put_text(keys["md"], book_markdown(title, rows, language=state.language, part_titles=parts, labs=labs,
+                                                figures=figures),
+                      "text/markdown; charset=utf-8")
+    payloads.put_text(keys["html"], book_html(title, rows, state.language, part_titles=parts, labs=labs, figures=figures),
+                      "text/html; charset=utf-8")
+    payloads.put_bytes(keys["epub"], book_epub(title, rows, state.language, part_titles=parts, labs=labs, figures=figures),
+                       "application/epub+zip")
+    for row in rows:  # the Markdown's figure references, beside it
+        if row.lesson_id in figures:
+            payloads.put_text(book_key(state.course_id, figure_file(row)), figures[row.lesson_id].svg, "image/svg+xml")
 
 
 def lesson_key(state, plan: LessonPlan) -> str:

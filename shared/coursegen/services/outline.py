@@ -27,8 +27,9 @@ from coursegen.domain.context import (
 )
 from coursegen.domain.events import TEMPLATE_ID, clipped, requested_fields
 from coursegen.domain.grounding import course_subject, no_books_message
+from coursegen.domain.outline_edit import check_course_outline_edit, check_outline_feedback
 from coursegen.domain.parsing import ParseResult, parse_outline_total_time, parse_parts_text, parse_text_outline_to_database
-from coursegen.domain.prompts import Prompt, learner_profile, render_prompt
+from coursegen.domain.prompts import Prompt, format_reviewer_feedback, learner_profile, render_prompt
 from coursegen.domain.status import one_readable_line, underlying_error
 from coursegen.domain.time_budget import TimeCheck, check_time, plan_guidance
 from coursegen.errors import LlmOutputInvalid, NoBooksFound, OutlineInvalid, PayloadMissing, StateMissing
@@ -64,6 +65,8 @@ PHASE_OF_STATE = {
     "AssembleOutline": Phase.assembling_outline,
     "ReviewOutline": Phase.reviewing_outline,
     "StoreCourse": Phase.storing,
+    "AwaitOutlineApproval": Phase.awaiting_outline_approval,
+    "ApplyOutlineDecision": Phase.awaiting_outline_approval,
     "RecordComplete": Phase.storing,
 }
 
@@ -85,8 +88,11 @@ def artifact_key(state: CourseState, name: str) -> str:
 
 
 def part_key(state: CourseState, part_index: int) -> str:
-    """A part's sections belong to one plan: keyed by the plan too, a new plan reuses none of them."""
-    plan = hashlib.blake2b(json.dumps(state.parts_list, sort_keys=True).encode(), digest_size=8).hexdigest()
+    """A part's sections belong to one plan: keyed by the plan too, a new plan reuses none of them;
+    and by the review feedback it was re-planned after, so a re-plan reuses none of the plan before
+    it even when it comes out the same (a plan never re-planned keeps the key it always had)."""
+    planned = {"parts": state.parts_list, "feedback": state.outline_feedback} if state.outline_feedback else state.parts_list
+    plan = hashlib.blake2b(json.dumps(planned, sort_keys=True).encode(), digest_size=8).hexdigest()
     return artifact_key(state, f"parts/{plan}/{part_index:03d}.md")
 
 
@@ -173,6 +179,7 @@ class OutlineWorkflow:
                 "parts_guidance": guidance.parts_guidance,
                 "parts_count_guidance": guidance.parts_count_guidance,
                 "learner_profile": _learner_profile(state),
+                "reviewer_feedback": format_reviewer_feedback(state.outline_feedback),
             },
         )
         plan = self._ask(prompt, parse_parts_text)
@@ -308,6 +315,66 @@ class OutlineWorkflow:
             state.time_warning = (
                 f"Kept after {state.review_attempts} review(s): the outline is {check.describe()}."
             )
+        self._commit_outline(state, outline)
+        try:
+            self.states.save(state)
+        except Exception as problem:  # noqa: BLE001 - deliberate, see below
+            # The course is committed: a state write failing now must not fail it (a retried step
+            # or the failure path would mark a stored course `error`). RecordComplete still writes
+            # the status; what the record misses (the outline context) is in PostgreSQL.
+            log.warning("course %s stored; its state write failed: %r", state.course_id, problem)
+        return _stored_result(state, check.within_tolerance)
+
+    # -- outline approval (issue 15, point 4): while the execution waits after StoreCourse ---------
+    def replan_with_feedback(self, course_id: str, feedback: str) -> dict:
+        """A reviewer asks for a new plan: the feedback is kept (PlanParts' prompt gets all of it,
+        oldest first) and everything of the plan before is let go, so the execution's next PlanParts
+        plans again and no later step reuses the earlier plan's parts, outline or measurements.
+        The stored course stays as it is until StoreCourse replaces it. DecisionInvalid("feedback")
+        for feedback that cannot be taken."""
+        state = self.states.load(course_id)
+        state.outline_feedback = [*state.outline_feedback, check_outline_feedback(feedback, len(state.outline_feedback))]
+        state.parts_list = []  # PlanParts reuses a plan it finds
+        state.current_part_index = 0
+        state.current_course = None
+        state.outline_text = ""
+        state.outline_complete = False
+        state.course_outline_context = ""
+        state.review_attempts = 0
+        state.is_revision = False
+        state.total_minutes = None
+        state.variance_percent = None
+        state.time_warning = ""
+        state.progress = Progress()
+        self.states.save(state)
+        return {"course_id": course_id, "replans": len(state.outline_feedback)}
+
+    def apply_outline_edit(self, course_id: str, outline_text: str) -> dict:
+        """A reviewer's edited outline replaces the course's: read by the workflow's parser, within
+        5% of the requested time, citing only the course's books (DecisionInvalid("outline", why)
+        otherwise, and nothing changes). Stored as StoreCourse stores an outline - PostgreSQL's
+        course replaced in one transaction, the state's outline (what the lessons are planned and
+        written from) with it - so applying the same edit twice leaves one course, as it was."""
+        state = self.states.load(course_id)
+        outline = check_course_outline_edit(outline_text, state)
+        state.outline_text = format_course_outline(outline)  # stored_outline(state) reads it back as it is
+        check = _measure(state, outline.total_minutes)
+        state.time_warning = ""  # within the budget, or it was refused
+        self._commit_outline(state, outline)
+        self.states.save(state)  # not forgiven as StoreCourse's is: the lessons must not be written from the old outline
+        return {
+            "course_id": state.course_id,
+            "title": outline.title,
+            "parts": len(outline.parts),
+            "sections": outline.section_count,
+            "total_minutes": check.total_minutes,
+            "target_minutes": check.target_minutes,
+            "variance_percent": check.variance_percent,
+        }
+
+    def _commit_outline(self, state: CourseState, outline: CourseOutline) -> None:
+        """The outline into PostgreSQL (one transaction; again replaces), and on the state what the
+        lesson phase reads of it. The caller saves the state."""
         self.courses.store_course(state, outline)
         state.outline_complete = True
         state.course_outline_context = format_course_outline(outline)  # what the lesson phase writes from
@@ -319,14 +386,6 @@ class OutlineWorkflow:
             "estimated_hours": round(outline.total_minutes / 60, 2),
         }
         state.progress.stored_sections = outline.section_count
-        try:
-            self.states.save(state)
-        except Exception as problem:  # noqa: BLE001 - deliberate, see below
-            # The course is committed: a state write failing now must not fail it (a retried step
-            # or the failure path would mark a stored course `error`). RecordComplete still writes
-            # the status; what the record misses (the outline context) is in PostgreSQL.
-            log.warning("course %s stored; its state write failed: %r", state.course_id, problem)
-        return _stored_result(state, check.within_tolerance)
 
     # -- ExplainFailure ----------------------------------------------------------------------
     def explain_failure(self, failure: FailureInput) -> dict:

@@ -21,6 +21,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from coursegen.errors import ConfigurationError, DatabaseUnavailable
 from coursegen.models import BookSummary, CourseOutline, CourseState, FoundBook, OutlinePart, Section, StoredCourse
 from coursegen.models import StoredLab, StoredLesson, StoredQuiz
+from coursegen.adapters.postgres.workflow import WorkflowTables
 
 _MIGRATION_LOCK = 4_242_001  # pg_advisory_xact_lock key: cold starts may migrate at once
 # The Amazon RDS CA certificates (every Region's root CAs), shipped in the layer so that TLS to
@@ -64,8 +65,9 @@ def migrate(conninfo: str, embedding_dim: int) -> list[str]:
     return applied
 
 
-class PostgresRepository:
-    """BookRepository and CourseRepository over one connection pool."""
+class PostgresRepository(WorkflowTables):
+    """BookRepository, CourseRepository, LessonRepository, QuizRepository and WorkflowRepository
+    (the lifecycle: adapters/postgres/workflow.py) over one connection pool."""
 
     def __init__(self, conninfo: str, *, max_connections: int = 4, timeout_seconds: float = 10, ef_search: int = 200) -> None:
         self.timeout_seconds = timeout_seconds
@@ -263,22 +265,28 @@ class PostgresRepository:
             conn.execute(_UPSERT_LESSON, lesson.model_dump())
 
     def store_content(self, course_id: str, lessons: Sequence[StoredLesson], labs: Sequence[StoredLab]) -> None:
-        """BuildBook's write, in one transaction: these lessons and labs, and none other of their
-        revision - a section or a lab a course had before (another outline under the same id, a
-        theory run after one with labs) is gone with it."""
-        revisions = {row.revision for row in (*lessons, *labs)} or {0}
+        """BuildBook's write, in one transaction: these lessons and labs, each the section's (or
+        part's) latest revision, with the earlier revisions of the same section kept (a reviewer's
+        rewrite keeps what it replaced). A section or lab the course no longer has (another outline
+        under the same id, a theory run after one with labs) is gone with all its revisions, and so
+        is a revision above the one stored (a rewrite of a section whose text no longer fits it)."""
         with self._connection() as conn, conn.transaction():
             for lesson in lessons:
                 conn.execute(_UPSERT_LESSON, lesson.model_dump())
             for lab in labs:
                 conn.execute(_UPSERT_LAB, lab.model_dump())
-            for revision in revisions:
-                sections = [f"{row.part_index}.{row.section_index}" for row in lessons if row.revision == revision]
-                parts = [row.part_index for row in labs if row.revision == revision]
-                conn.execute("DELETE FROM lessons WHERE course_id = %s AND revision = %s "
-                             "AND NOT (part_index || '.' || section_index = ANY(%s::text[]))", (course_id, revision, sections))
-                conn.execute("DELETE FROM labs WHERE course_id = %s AND revision = %s AND NOT (part_index = ANY(%s::int[]))",
-                             (course_id, revision, parts))
+            conn.execute(
+                """DELETE FROM lessons l WHERE l.course_id = %s AND NOT EXISTS (
+                       SELECT 1 FROM unnest(%s::int[], %s::int[], %s::int[]) AS kept(part_index, section_index, revision)
+                       WHERE kept.part_index = l.part_index AND kept.section_index = l.section_index
+                         AND l.revision <= kept.revision)""",
+                (course_id, [row.part_index for row in lessons], [row.section_index for row in lessons],
+                 [row.revision for row in lessons]))
+            conn.execute(
+                """DELETE FROM labs l WHERE l.course_id = %s AND NOT EXISTS (
+                       SELECT 1 FROM unnest(%s::int[], %s::int[]) AS kept(part_index, revision)
+                       WHERE kept.part_index = l.part_index AND l.revision <= kept.revision)""",
+                (course_id, [row.part_index for row in labs], [row.revision for row in labs]))
 
     def list_lessons(self, course_id: str, owner: str | None = None) -> list[StoredLesson]:
         """The latest revision of each section's lesson, in lesson_index order; [] when the course
