@@ -392,19 +392,27 @@ class LocalRunner:
         again from its request under its own id, and waits again where it waited. Its outline and
         lessons are what PostgreSQL holds (a rewritten lesson is kept); nothing is recorded twice.
         In AWS executions outlive any process and this is never needed."""
-        from coursegen.domain.lifecycle import Workflow
+        from coursegen.domain.lifecycle import WaitingFor, Workflow, WorkflowState
 
         database = self.container.database
         reentered = []
         for workflow, request in database.waiting_courses():
             if not request:
                 continue  # waiting since before requests were recorded: nothing to run it from
-            with database.deciding(workflow.course_id) as txn:  # nothing waits until the wait is entered again
-                txn.update(Workflow(**{**txn.workflow.__dict__, "waiting_for": None}))
             owner = request.get("owner", "local")
-            fields = {k: v for k, v in request.items() if k != "owner"}
-            self.start(CourseRequest.model_validate(fields), course_id=workflow.course_id,
-                       execution_name=f"{workflow.course_id}-reentered", owner=owner)
+            # In REVIEW it goes to review again (a submitted course's request did not ask for it); past its
+            # outline's approval it is not asked for that again.
+            fields = {k: v for k, v in request.items() if k != "owner"} | {
+                "review": workflow.state == WorkflowState.REVIEW or bool(request.get("review")),
+                "review_outline": workflow.waiting_for == WaitingFor.outline_approval}
+            try:
+                self.start(CourseRequest.model_validate(fields), course_id=workflow.course_id,
+                           execution_name=f"{workflow.course_id}-reentered", owner=owner)
+            except Exception as error:  # noqa: BLE001 - one course that cannot start keeps serve from none of the others
+                logging.getLogger(__name__).warning("could not re-enter the wait of %s: %r", workflow.course_id, error)
+                continue
+            with database.deciding(workflow.course_id) as txn:  # nothing waits until its execution gets there again
+                txn.update(Workflow(**{**txn.workflow.__dict__, "waiting_for": None, "execution_id": None}))
             reentered.append(workflow.course_id)
         return reentered
 

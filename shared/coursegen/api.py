@@ -27,7 +27,9 @@ from coursegen.bootstrap import course_service, review_service
 from coursegen.errors import (
     CourseNotFound,
     CourseNotReady,
+    DatabaseUnavailable,
     DecisionInvalid,
+    StagingFailed,
     TransitionNotAllowed,
     IdempotencyConflict,
     LanguageNotWritten,
@@ -248,7 +250,7 @@ def _unsupported_media(error: RequestUnsupportedContentType) -> Response:
                     [{"field": "header.Content-Type", "reason": "must be application/json"}])
 
 
-@app.exception_handler([StoreThrottled, WorkflowUnavailable])
+@app.exception_handler([StoreThrottled, WorkflowUnavailable, DatabaseUnavailable, StagingFailed])
 def _unavailable(error: Exception) -> Response:
     response = _problem(HTTPStatus.SERVICE_UNAVAILABLE, f"{error} Retry in a few seconds.")
     response.headers["Retry-After"] = "5"

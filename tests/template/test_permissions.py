@@ -314,17 +314,19 @@ def _review_scenarios(runner: LocalRunner, client: Client) -> None:
     assert client.request("POST", f"/courses/{plain['course_id']}/review", {"decision": "submit"})[0] == 200
     client.wait_until_waiting(plain["course_id"], "review")
     # the review ending unanswered (ExpireReview), run as its state would run it
-    runner.invoke("ExpireReviewFunction", {"course_id": plain["course_id"], "timeout_seconds": 86400})
+    waiting = runner.container.database.get_workflow(plain["course_id"])
+    runner.invoke("ExpireReviewFunction", {"course_id": plain["course_id"], "timeout_seconds": 86400,
+                                           "execution_id": waiting.execution_id})
     # a rewrite that failed for good, noted (NoteReviewFailure), on a course in review
     assert client.request("POST", f"/courses/{plain['course_id']}/review", {"decision": "submit"})[0] == 200
     client.wait_until_waiting(plain["course_id"], "review")
     runner.invoke("NoteReviewFailureFunction", {"course_id": plain["course_id"], "errors": {
         "RewriteLessons": {"Error": "LlmUnavailable", "Cause": "model down"}}})
     # the review stage ending without its own path (ReviewEnded, from the EventBridge rule)
-    arn = runner.container.settings.review_state_machine_arn.replace(":stateMachine:", ":execution:")
-    execution = {"executionArn": f"{arn}:{plain['course_id']}-review-4", "stateMachineArn":
-                 runner.container.settings.review_state_machine_arn, "name": f"{plain['course_id']}-review-4",
-                 "status": "ABORTED", "input": json.dumps({"course_id": plain["course_id"]})}
+    waiting = runner.container.database.get_workflow(plain["course_id"])  # the review stage that holds the wait
+    execution = {"executionArn": waiting.execution_id, "stateMachineArn": runner.container.settings.review_state_machine_arn,
+                 "name": waiting.execution_id.rsplit(":", 1)[-1], "status": "ABORTED",
+                 "input": json.dumps({"course_id": plain["course_id"]})}
     runner.invoke("ReviewEndedFunction", execution_status_change(execution, REGION))
 
 

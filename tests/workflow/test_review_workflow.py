@@ -328,5 +328,52 @@ def test_request_changes_rewrites_exactly_the_named_lesson_and_republishes_the_s
     assert site  # rebuilt by the publishing stage the review stage ran again
     publishing = runner.template.state_machine_arn("CoursePublishingStateMachine", "us-east-1")
     names = [e["name"] for e in runner.sfn.list_executions(stateMachineArn=publishing)["executions"]]
-    assert any(name.startswith(f"{course_id}-review-") for name in names), names
+    approval = runner.container.database.list_transitions(course_id)[1].details["answers"]
+    assert f"rv-{approval}" in names, names  # the publishing stage again, named by the wait it answered
     assert not runner.invalid_events
+
+
+def test_fault_a_restart_while_a_review_waits_keeps_the_rewritten_lesson_and_its_earlier_revision(open_runner, clean_courses):
+    first, course_id = generated_for_review(open_runner)
+    named = first.container.database.list_lessons(course_id)[0]
+    decide(first, course_id, "request_changes", lessons=[{"lesson_id": named.lesson_id, "feedback": "Shorter intro."}])
+    waits_for(first, course_id, WaitingFor.review, S.REVIEW, seconds=300)
+    rewritten = first.container.database.list_lessons(course_id)[0]
+    assert rewritten.revision == 2
+    first.__exit__(None, None, None)  # the process goes: the waiting review execution and every S3 artifact with it
+
+    second = open_runner()
+    assert second.reenter_waits() == [course_id]
+    waits_for(second, course_id, WaitingFor.review, S.REVIEW, seconds=300)
+    lessons = second.container.database.list_lessons(course_id)
+    assert (lessons[0].lesson_id, lessons[0].markdown) == (rewritten.lesson_id, rewritten.markdown)
+    assert second.container.database.get_lesson(course_id, named.lesson_id).markdown == named.markdown
+    assert len(clean_courses.list_courses()) == 1
+    assert [t[2] for t in transitions(second, course_id)] == ["submit", "request_changes"]  # nothing recorded twice
+    assert decide(second, course_id, "approve")["workflow_state"] == "PUBLISH_READY"
+
+
+def test_a_course_whose_outline_needed_a_review_pass_still_goes_to_review(open_runner):
+    """ReviewOutline's answer once overwrote the request's `review` field: the course never reached REVIEW."""
+    from tests.fakes import ScriptedLlm
+    from tests.workflow.test_outline_workflow import inflate
+
+    llm = ScriptedLlm(fallback=lambda p: inflate(1.5) if p.name == "courses.expand_part" else None)
+    runner = open_runner(llm=llm)
+    result = runner.run(REVIEWED, timeout_seconds=300)
+    assert result.status["status"] == "complete" and runner.invocations["ReviewOutline"] >= 1
+    waits_for(runner, result.course_id, WaitingFor.review, S.REVIEW)
+
+
+def test_a_submitted_course_rewrites_a_lesson_and_rebuilds_its_site(open_runner):
+    """A submitted review's execution name is the longest (<id>-review-<seq>): its publishing stage is
+    named by the wait it answers, under Step Functions' 80 characters."""
+    runner = open_runner()
+    course_id = runner.run(CourseRequest(query="Learn DCF valuation", hours=1), timeout_seconds=300).course_id
+    decide(runner, course_id, "submit", by="owner-1")
+    waits_for(runner, course_id, WaitingFor.review, S.REVIEW)
+    named = runner.container.database.list_lessons(course_id)[0]
+    decide(runner, course_id, "request_changes", lessons=[{"lesson_id": named.lesson_id, "feedback": "Shorter intro."}])
+    waits_for(runner, course_id, WaitingFor.review, S.REVIEW, seconds=300)
+    assert runner.container.database.list_lessons(course_id)[0].revision == 2
+    assert not [t for t in runner.container.database.list_transitions(course_id) if t.details.get("failed")]

@@ -52,7 +52,11 @@ class S3StagingSite:
         return StagedSite(url=f"{self.base_url}{course_id}/index.html", domain=urlsplit(self.base_url).netloc)
 
     def remove(self, course_id: str) -> None:
-        self._delete(sorted(self._keys(f"{self.root}{course_id}/")))
+        prefix = f"{self.root}{course_id}/"
+        try:
+            self._delete(sorted(self._keys(prefix)))
+        except (ClientError, BotoCoreError) as error:
+            raise StagingFailed(f"Removing s3://{self.bucket}/{prefix} failed ({error}); retry.") from error
 
     def _keys(self, prefix: str) -> set[str]:
         keys: set[str] = set()

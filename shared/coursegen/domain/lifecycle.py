@@ -161,4 +161,5 @@ class Workflow:
     approval_id: str | None = None  # the open wait's id (None when nothing waits)
     review_rounds: int = 0  # requests for changes so far
     outline_replans: int = 0
+    execution_id: str | None = None  # the execution that holds the open wait
     version: int = 0  # bumped by every write: two deciders at once, one wins

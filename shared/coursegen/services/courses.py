@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from coursegen.domain.status import course_status
-from coursegen.errors import CourseNotFound, CourseNotReady, IdempotencyConflict, LanguageNotWritten, NotResumable, StateMissing
+from coursegen.errors import (
+    CourseNotFound, CourseNotReady, DatabaseUnavailable, IdempotencyConflict, LanguageNotWritten, NotResumable, StateMissing,
+)
 from coursegen.models import STATE_TTL_SECONDS, CourseRequest, CourseState, Phase, Status, WorkflowInput
 from coursegen.domain.artifacts import EXPORT_FORMATS, export_key
 from coursegen.ports import (
@@ -131,9 +133,14 @@ class CourseService:
     def status(self, course_id: str, owner: str) -> dict:
         view = self._status(course_id, owner)
         if self.workflow is not None:
-            workflow = self.workflow.get_workflow(course_id)
+            try:
+                workflow = self.workflow.get_workflow(course_id)
+            except DatabaseUnavailable:  # the status is the state record's; the lifecycle is left out, not a 500
+                return view
             view["workflow_state"] = workflow.state.value
-            view["waiting_for"] = workflow.waiting_for.value if workflow.waiting_for else None
+            # a course that failed waits for nothing (its resume waits again)
+            waits = workflow.waiting_for is not None and view["status"] != "error"
+            view["waiting_for"] = workflow.waiting_for.value if waits else None
         return view
 
     def _status(self, course_id: str, owner: str) -> dict:

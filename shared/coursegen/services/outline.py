@@ -333,7 +333,10 @@ class OutlineWorkflow:
         The stored course stays as it is until StoreCourse replaces it. DecisionInvalid("feedback")
         for feedback that cannot be taken."""
         state = self.states.load(course_id)
-        state.outline_feedback = [*state.outline_feedback, check_outline_feedback(feedback, len(state.outline_feedback))]
+        taken = check_outline_feedback(feedback, len(state.outline_feedback))
+        if state.outline_feedback[-1:] == [taken] and not state.parts_list:  # a retry: taken already, plan let go
+            return {"course_id": course_id, "replans": len(state.outline_feedback)}
+        state.outline_feedback = [*state.outline_feedback, taken]
         state.parts_list = []  # PlanParts reuses a plan it finds
         state.current_part_index = 0
         state.current_course = None

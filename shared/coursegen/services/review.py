@@ -76,6 +76,8 @@ class ReviewService:
         """What waits for whom, the lessons with their revisions, and the transitions so far."""
         self._stored(course_id, owner)
         workflow = self.workflow.get_workflow(course_id)
+        if workflow.waiting_for is not None and self._failed(course_id):  # its wait ended with it; a resume waits again
+            workflow = Workflow(**{**workflow.__dict__, "waiting_for": None, "approval_id": None})
         lessons = self.lessons.list_lessons(course_id)
         return {
             "course_id": course_id,
@@ -92,6 +94,7 @@ class ReviewService:
         """owner: whose courses the caller may decide on (None: a reviewer, any course); by: who decides."""
         self._stored(course_id, owner)
         decision = Decision(body.decision)
+        request = _digest(body.model_dump(mode="json"))
         if body.feedback is not None and (problem := feedback_problem(body.feedback)) is not None:
             raise DecisionInvalid("feedback", problem)
         if body.lessons and decision != Decision.request_changes:
@@ -100,12 +103,15 @@ class ReviewService:
             raise DecisionInvalid("outline", "only with approve (an edited outline to approve)")
         with self.workflow.deciding(course_id) as txn:
             workflow = txn.workflow
+            if (same := self._same_request(txn, decision, by, request)) is not None:
+                return self._outcome(course_id, same)
+            self._not_failed(course_id, workflow)
             if workflow.waiting_for == WaitingFor.outline_approval:
-                transition = self._decide_outline(txn, decision, by, body)
+                transition = self._decide_outline(txn, decision, by, body, request)
             elif decision == Decision.submit:
-                transition = self._submit(txn, by, body)
+                transition = self._submit(txn, by, body, request)
             else:
-                transition = self._decide_review(txn, decision, by, body)
+                transition = self._decide_review(txn, decision, by, body, request)
         if transition.seq and not transition.details.get("repeated"):
             self._announce(transition)
         return self._outcome(course_id, transition)
@@ -114,7 +120,7 @@ class ReviewService:
         """PUBLISH_READY -> PUBLISHED: the built site goes live under its published prefix."""
         self._stored(course_id, owner)
         with self.workflow.deciding(course_id) as txn:
-            if (same := self._repeated(txn, Decision.publish, by, {})) is not None:
+            if (same := self._repeated(txn, Decision.publish, by)) is not None:
                 return self._outcome(course_id, same)
             to = next_state(txn.workflow.state, Decision.publish)
             prefix = site_prefix(course_id)
@@ -132,7 +138,7 @@ class ReviewService:
         """-> ARCHIVED: no longer published; its content (outline, lessons, quiz, packages) is kept."""
         self._stored(course_id, owner)
         with self.workflow.deciding(course_id) as txn:
-            if (same := self._repeated(txn, Decision.archive, by, {})) is not None:
+            if (same := self._repeated(txn, Decision.archive, by)) is not None:
                 return self._outcome(course_id, same)
             if txn.workflow.waiting_for is not None:
                 raise TransitionNotAllowed(
@@ -147,34 +153,30 @@ class ReviewService:
         return self._outcome(course_id, transition)
 
     # -- the three kinds of decision ---------------------------------------------------------
-    def _submit(self, txn, by: str, body: DecisionRequest) -> Transition:
-        if (same := self._repeated(txn, Decision.submit, by, {})) is not None:
-            return same
+    def _submit(self, txn, by: str, body: DecisionRequest, request: str) -> Transition:
         workflow = txn.workflow
         self._generated(workflow.course_id)
         to = next_state(workflow.state, Decision.submit)
         approval_id = new_approval_id()
         transition = txn.record(
-            self._transition(workflow, to, Decision.submit, by, _note(body.feedback, "submitted for review"), {},
-                             approval_id=approval_id),
+            self._transition(workflow, to, Decision.submit, by, _note(body.feedback, "submitted for review"),
+                             {"request": request}, approval_id=approval_id),
             self._after(workflow, to, approval_id=approval_id))
         # Started inside the transaction: if it cannot start, nothing is recorded and the submit can be retried.
         self.review_starter.start(f"{workflow.course_id}-review-{transition.seq}",
                                   json.dumps({"course_id": workflow.course_id}))
         return transition
 
-    def _decide_review(self, txn, decision: Decision, by: str, body: DecisionRequest) -> Transition:
+    def _decide_review(self, txn, decision: Decision, by: str, body: DecisionRequest, request: str) -> Transition:
         workflow = txn.workflow
         if body.outline is not None:
             raise DecisionInvalid("outline", "only while the course waits for its outline's approval")
-        details = self._review_details(workflow, decision, body)
-        if (same := self._repeated(txn, decision, by, details)) is not None:
-            return same
         to = next_state(workflow.state, decision)  # 409 unless REVIEW
+        details = self._review_details(workflow, decision, body) | {"request": request}
         if workflow.waiting_for != WaitingFor.review:
             raise TransitionNotAllowed(
                 f"Course {workflow.course_id} is in REVIEW but its review is not open yet (the lessons are being "
-                "rewritten, or the review is starting): poll GET /courses/{course_id}/review and decide when "
+                f"rewritten, or the review is starting): poll GET /courses/{workflow.course_id}/review and decide when "
                 "waiting_for is review.", current=workflow.state.value, allowed=[])
         answered = workflow.approval_id
         # request_changes opens the next wait (REVIEW again once the lessons are rewritten)
@@ -184,10 +186,10 @@ class ReviewService:
         after = self._after(workflow, to, approval_id=approval_id,
                             review_rounds=workflow.review_rounds + (decision == Decision.request_changes))
         recorded = txn.record(transition, after)
-        self._send(answered, {"decision": decision.value, "approval_id": answered})
+        self._send(workflow, {"decision": decision.value, "approval_id": answered})
         return recorded
 
-    def _decide_outline(self, txn, decision: Decision, by: str, body: DecisionRequest) -> Transition:
+    def _decide_outline(self, txn, decision: Decision, by: str, body: DecisionRequest, request: str) -> Transition:
         workflow = txn.workflow
         if body.lessons:
             raise DecisionInvalid("lessons", "the course waits for its outline: no lesson is written yet")
@@ -196,7 +198,7 @@ class ReviewService:
                 f"Course {workflow.course_id} waits for its outline to be approved: approve it (with `outline` to "
                 "replace it by an edited one) or request_changes with `feedback` to re-plan it.",
                 current=workflow.state.value, allowed=[d.value for d in sorted(OUTLINE_DECISIONS)])
-        details: dict[str, Any] = {"outline_decision": True}
+        details: dict[str, Any] = {"outline_decision": True, "request": request}
         if decision == Decision.request_changes:
             if (problem := feedback_problem(body.feedback)) is not None:
                 raise DecisionInvalid("feedback", problem)
@@ -209,8 +211,6 @@ class ReviewService:
             state = self.states.load(workflow.course_id)  # with its text: the course's books, which an edit may cite
             self.check_outline(body.outline, state)  # DecisionInvalid (a 400) says what is wrong
             details["outline"] = body.outline
-        if (same := self._repeated(txn, decision, by, details)) is not None:
-            return same
         answered = workflow.approval_id
         note = {"request_changes": "outline re-plan asked", "approve": "outline approved"}[decision.value]
         if "outline" in details:
@@ -219,7 +219,7 @@ class ReviewService:
         after = self._after(workflow, workflow.state,
                             outline_replans=workflow.outline_replans + (decision == Decision.request_changes))
         recorded = txn.record(transition, after)
-        self._send(answered, {"decision": decision.value, "approval_id": answered, "edited": "outline" in details})
+        self._send(workflow, {"decision": decision.value, "approval_id": answered, "edited": "outline" in details})
         return recorded
 
     # -- helpers -----------------------------------------------------------------------------
@@ -232,43 +232,76 @@ class ReviewService:
             raise TransitionNotAllowed(
                 f"Changes were requested {MAX_REVIEW_ROUNDS} times already: approve or reject the course.",
                 current=workflow.state.value, allowed=["approve", "reject"])
+        try:
+            self.states.load(workflow.course_id, include_text=False)
+        except StateMissing:
+            raise TransitionNotAllowed(
+                f"Course {workflow.course_id}'s working record expired (7 days after its last step): its lessons cannot "
+                "be rewritten any more; approve or reject it.", current=workflow.state.value,
+                allowed=["approve", "reject"]) from None
         current = {lesson.lesson_id: lesson for lesson in self.lessons.list_lessons(workflow.course_id)}
         seen: set[str] = set()
         for i, change in enumerate(body.lessons):
             if change.lesson_id not in current:
                 raise DecisionInvalid(f"lessons[{i}].lesson_id", f"{change.lesson_id[:40]!r} is not a current lesson of "
-                                      "this course (GET /courses/{course_id}/review lists them)")
+                                      f"this course (GET /courses/{workflow.course_id}/review lists them)")
             if change.lesson_id in seen:
                 raise DecisionInvalid(f"lessons[{i}].lesson_id", "named twice")
+            if current[change.lesson_id].status != "full":
+                raise DecisionInvalid(f"lessons[{i}].lesson_id", "a placeholder (not written in full: the course was "
+                                      "requested with full_lessons_count); only written lessons can be rewritten")
             seen.add(change.lesson_id)
             if (problem := feedback_problem(change.feedback)) is not None:
                 raise DecisionInvalid(f"lessons[{i}].feedback", problem)
         return {"lessons": [{"lesson_id": c.lesson_id, "feedback": c.feedback} for c in body.lessons]}
 
-    def _send(self, approval_id: str | None, output: dict) -> None:
+    def _send(self, workflow: Workflow, output: dict) -> None:
+        """The decision to the waiting execution (inside the decision's transaction: if it cannot be
+        sent, nothing is recorded)."""
+        where = f"GET /courses/{workflow.course_id}/review says where the course is now."
+        approval_id = workflow.approval_id
         token = self.tokens.task_token(approval_id) if approval_id else None
         if token is None:
-            raise TransitionNotAllowed("The wait for this decision has ended (the review timed out, or its execution "
-                                       "stopped): GET /courses/{course_id}/review says where the course is now.")
+            raise TransitionNotAllowed(f"The wait for this decision has ended (the review timed out, or its execution "
+                                       f"stopped): {where}", current=workflow.state.value)
         try:
             self.decisions.send(token, output)
         except WaitEnded as error:
-            raise TransitionNotAllowed(f"{error} GET /courses/{{course_id}}/review says where the course is now.") from None
-        self.tokens.drop_task_token(approval_id)
+            raise TransitionNotAllowed(f"{error} {where}", current=workflow.state.value) from None
+        try:  # sent: the decision stands; a token left behind is refused by Step Functions and expires with its record
+            self.tokens.drop_task_token(approval_id)
+        except Exception as error:  # noqa: BLE001 - never undo a decision the execution already has
+            log.warning("task token not dropped", extra={"course_id": workflow.course_id, "error": type(error).__name__})
 
-    def _repeated(self, txn, decision: Decision, by: str, details: dict) -> Transition | None:
-        """The same decision again (the last one recorded, by the same caller, with the same content):
-        its outcome, recorded once. None for anything else."""
+    def _same_request(self, txn, decision: Decision, by: str, request: str) -> Transition | None:
+        """The very same request again, by the same caller, as the last one recorded, with no wait
+        opened since (a new wait makes it a new decision): its outcome, recorded once."""
         last = txn.last_transition()
-        if last is None or last.decision != decision or last.transitioned_by != by:
+        if (last is None or last.decision != decision or last.transitioned_by != by
+                or last.details.get("request") != request or txn.workflow.waiting_for is not None):
             return None
-        mine = {k: v for k, v in last.details.items() if k not in ("answers", "url")}
-        if _digest(mine) != _digest(details):
+        return Transition(**{**last.__dict__, "details": {**last.details, "repeated": True}})
+
+    def _failed(self, course_id: str) -> CourseState | None:
+        try:
+            state = self.states.load(course_id, include_text=False)
+        except StateMissing:
             return None
-        if decision in REVIEW_DECISIONS | {Decision.submit} and not (
-                last.to_state == txn.workflow.state and txn.workflow.waiting_for is None):
-            return None  # a new wait opened since: this is a new decision, not the same one again
-        if decision in (Decision.publish, Decision.archive) and last.to_state != txn.workflow.state:
+        return state if state.status == Status.error else None
+
+    def _not_failed(self, course_id: str, workflow: Workflow) -> None:
+        """A wait of a course that failed (its outline approval timed out, its execution stopped) is over."""
+        if workflow.waiting_for != WaitingFor.outline_approval:
+            return
+        if (state := self._failed(course_id)) is not None:
+            raise CourseNotReady(f"Course {course_id} failed while it waited for its outline's approval "
+                                 f"({state.error_type or 'an error'}): resume it with POST /courses/{course_id}/resume, "
+                                 "and it waits for the approval again.")
+
+    def _repeated(self, txn, decision: Decision, by: str) -> Transition | None:
+        """publish or archive again, by the same caller, with the course where the first left it: its outcome."""
+        last = txn.last_transition()
+        if last is None or last.decision != decision or last.transitioned_by != by or last.to_state != txn.workflow.state:
             return None
         return Transition(**{**last.__dict__, "details": {**last.details, "repeated": True}})
 
@@ -320,6 +353,14 @@ class ReviewService:
                 **({"url": transition.details["url"]} if "url" in transition.details else {})}
 
 
+_AS_THEY_WERE = "The lessons are as they were; decide again."
+_AFTER_FAILURE = {  # what a failed step of a request for changes left, in its note
+    "RewriteLessons": _AS_THEY_WERE,
+    "RepublishCourse": "The lessons are rewritten but the site and packages are not rebuilt yet: request changes again "
+                       "(or resume) before publishing, or the published site shows the lessons as they were.",
+}
+
+
 def announce(events: EventPublisher, transition: Transition) -> None:
     """course.workflow.transitioned, after the commit. A failed publish is logged and never undoes
     the decision (PostgreSQL's course_transitions is the record)."""
@@ -347,11 +388,13 @@ class ReviewStep(BaseModel):
 class AwaitInput(ReviewStep):
     waiting_for: WaitingFor
     timeout_seconds: int = Field(gt=0, le=30 * DAY_SECONDS)
+    execution_id: str = Field(min_length=1, max_length=400)  # $$.Execution.Id: whose wait this is
     task_token: str = Field(min_length=1, max_length=4096)
 
 
 class ExpireInput(ReviewStep):
     timeout_seconds: int = Field(gt=0, le=30 * DAY_SECONDS)
+    execution_id: str = Field(min_length=1, max_length=400)
 
 
 class FailureStep(ReviewStep):
@@ -419,16 +462,16 @@ class ReviewWorkflow:
             approval_id = workflow.approval_id or new_approval_id()
             # kept a day longer than the wait: a decision at its last moment still finds it
             self.tokens.keep_task_token(approval_id, step.course_id, step.task_token, step.timeout_seconds + DAY_SECONDS)
-            txn.update(Workflow(**{**workflow.__dict__, "waiting_for": step.waiting_for, "approval_id": approval_id}),
-                       request)
+            txn.update(Workflow(**{**workflow.__dict__, "waiting_for": step.waiting_for, "approval_id": approval_id,
+                                   "execution_id": step.execution_id}), request)
         return {"approval_id": approval_id, "waiting_for": step.waiting_for.value}
 
     def expire_review(self, step: ExpireInput) -> dict:
         """ExpireReview: nobody decided within ReviewTimeoutDays. REVIEW -> DRAFT, by the system, recorded."""
         with self.workflow.deciding(step.course_id) as txn:
             workflow = txn.workflow
-            if workflow.waiting_for is None:  # decided at the last moment: that decision stands
-                return {"expired": False}
+            if workflow.waiting_for is None or workflow.execution_id not in (None, step.execution_id):
+                return {"expired": False}  # decided at the last moment (that decision stands), or another's wait
             if workflow.approval_id:
                 self.tokens.drop_task_token(workflow.approval_id)
             to = WorkflowState.DRAFT if workflow.state == WorkflowState.REVIEW else workflow.state
@@ -457,8 +500,8 @@ class ReviewWorkflow:
             transition = txn.record(
                 Transition(course_id=step.course_id, from_state=workflow.state, to_state=workflow.state,
                            decision=Decision.request_changes, transitioned_by=SYSTEM,
-                           note=f"{state_name} failed ({name}): {cause} The lessons are as they were; "
-                                "decide again.", approval_id=workflow.approval_id, details={"failed": state_name}),
+                           note=f"{state_name} failed ({name}): {cause} {_AFTER_FAILURE.get(state_name, _AS_THEY_WERE)}",
+                           approval_id=workflow.approval_id, details={"failed": state_name}),
                 workflow)
         announce(self.events, transition)
         return {"noted": state_name}
@@ -474,6 +517,8 @@ class ReviewWorkflow:
             workflow = txn.workflow
             if workflow.state != WorkflowState.REVIEW:
                 return {"recorded": False}  # decided (or ended) already
+            if workflow.execution_id and workflow.execution_id != end.detail.get("executionArn"):
+                return {"recorded": False}  # an earlier review stage: the course's wait is another's
             if workflow.approval_id:
                 self.tokens.drop_task_token(workflow.approval_id)
             from coursegen.domain.status import one_readable_line
@@ -490,7 +535,7 @@ class ReviewWorkflow:
 
     def rewrite_lessons(self, step: DecisionStep) -> dict:
         """RewriteLessons: the lessons a request for changes named, rewritten with their feedback."""
-        decision = self.workflow.decision_on(step.course_id, step.approval_id)
+        decision = self._decision(step)
         if decision is None or decision.decision != Decision.request_changes:
             raise DecisionInvalid("approval_id", "no request for changes answered this wait")
         requests = [LessonFeedback(item["lesson_id"], item["feedback"]) for item in decision.details.get("lessons", [])]
@@ -503,7 +548,7 @@ class ReviewWorkflow:
 
     def take_outline_decision(self, step: DecisionStep) -> dict:
         """ApplyOutlineDecision: an edited outline replaces the stored one; a re-plan takes the feedback."""
-        decision = self.workflow.decision_on(step.course_id, step.approval_id)
+        decision = self._decision(step)
         if decision is None:
             raise DecisionInvalid("approval_id", "no decision answered this wait")
         if "outline" in decision.details:
@@ -511,6 +556,13 @@ class ReviewWorkflow:
         if decision.decision == Decision.request_changes:
             return {"replan": True} | self.outline.replan_with_feedback(step.course_id, decision.details["feedback"])
         return {"replan": False}
+
+    def _decision(self, step: DecisionStep) -> Transition | None:
+        """The decision that answered the wait. The API records it and sends the token in one
+        transaction, so the execution can go on a moment before the commit: taking the course's row
+        lock first waits for it."""
+        with self.workflow.deciding(step.course_id):
+            return self.workflow.decision_on(step.course_id, step.approval_id)
 
     def _request(self, course_id: str) -> dict | None:
         """The course's request as it was (to re-enter the wait after coursegen serve restarts)."""

@@ -103,13 +103,16 @@ class RevisionWorkflow:
             key = self._record_key(state, target.request)
             record = target.record or self._rewrite(state, plans, current, books, target, key)
             records[target.index] = record
-            row = self._stored(state, target.plan, record, key)
+            row = _row(target.plan, record)
             section = (row.part_index, row.section_index)
             if section not in current or current[section].revision <= row.revision:
                 current[section] = row
 
+        # The quiz re-checked before anything is stored: a re-check that fails leaves the course as it was.
         rewritten = {target.plan.lesson_id: records[target.index] for target in targets}
         quiz = self._recheck_quiz(state, plans, rewritten)
+        for target in targets:
+            self._stored(state, target.plan, records[target.index], self._record_key(state, target.request))
         self._rebuild_book(state, plans)
         state.is_revision = True
         self.states.save(state)
@@ -211,12 +214,7 @@ class RevisionWorkflow:
     def _stored(self, state, plan: LessonPlan, record: dict, key: str) -> StoredLesson:
         """The rewrite as its own row (the earlier revision stays), the lesson's artifact with its
         text, its course.lesson.generated: each idempotent, so a retry may do them again."""
-        row = StoredLesson(
-            lesson_id=record["new_lesson_id"], course_id=plan.course_id, part_index=plan.part_index,
-            section_index=plan.section_index, lesson_index=plan.lesson_index, title=plan.title,
-            markdown=record["markdown"], words=record["words"], minutes=record["minutes"],
-            objective_ids=[o.objective_id for o in plan.objectives], book_ids=record["book_ids"], status="full",
-            revision=record["revision"])
+        row = _row(plan, record)
         self.lessons.store_lesson(row)
         artifact_at = lesson_key(state, plan)
         try:
@@ -336,6 +334,16 @@ class RevisionWorkflow:
         except PayloadMissing:  # an artifact the bucket lost: the book goes without figures
             figures = {}
         write_book(self.payloads, state, plans, rows, labs, figures)
+
+
+def _row(plan: LessonPlan, record: dict) -> StoredLesson:
+    """A rewrite as its own row: revision + 1, its own lesson id."""
+    return StoredLesson(
+        lesson_id=record["new_lesson_id"], course_id=plan.course_id, part_index=plan.part_index,
+        section_index=plan.section_index, lesson_index=plan.lesson_index, title=plan.title,
+        markdown=record["markdown"], words=record["words"], minutes=record["minutes"],
+        objective_ids=[o.objective_id for o in plan.objectives], book_ids=record["book_ids"], status="full",
+        revision=record["revision"])
 
 
 def _check_shape(requests: Sequence[LessonFeedback]) -> None:

@@ -50,11 +50,12 @@ class WorkflowTransaction:
     def update(self, after: Workflow, request: dict | None = None) -> None:
         self._conn.execute(
             """UPDATE course_workflow SET workflow_state = %s, waiting_for = %s, approval_id = %s, review_rounds = %s,
-                      outline_replans = %s, request = COALESCE(%s, request), version = version + 1, updated_at = now()
+                      outline_replans = %s, execution_id = %s, request = COALESCE(%s, request), version = version + 1,
+                      updated_at = now()
                WHERE course_id = %s""",
             (after.state.value, after.waiting_for.value if after.waiting_for else None, after.approval_id,
-             after.review_rounds, after.outline_replans, json.dumps(request) if request is not None else None,
-             after.course_id),
+             after.review_rounds, after.outline_replans, after.execution_id,
+             json.dumps(request) if request is not None else None, after.course_id),
         )
         self.workflow = replace(after, version=self.workflow.version + 1)
 
@@ -100,9 +101,11 @@ class WorkflowTables:
                          "WHERE course_id = %s AND details->>'answers' = %s", (json.dumps(details), course_id, str(approval_id)))
 
     def waiting_courses(self) -> list[tuple[Workflow, dict | None]]:
-        """Every course whose execution waits for a decision, with its request (to re-enter the wait)."""
+        """Every course whose execution waits for a decision, or is in REVIEW on its way to one (its
+        lessons being rewritten), with its request (to re-enter the wait)."""
         with self._connection() as conn:
-            rows = conn.execute("SELECT * FROM course_workflow WHERE waiting_for IS NOT NULL ORDER BY updated_at").fetchall()
+            rows = conn.execute("SELECT * FROM course_workflow WHERE waiting_for IS NOT NULL OR workflow_state = 'REVIEW' "
+                                "ORDER BY updated_at").fetchall()
         return [(_workflow(row), row["request"]) for row in rows]
 
 
@@ -111,7 +114,8 @@ def _workflow(row: dict) -> Workflow:
         course_id=row["course_id"], state=WorkflowState(row["workflow_state"]),
         waiting_for=WaitingFor(row["waiting_for"]) if row["waiting_for"] else None,
         approval_id=str(row["approval_id"]) if row["approval_id"] else None,
-        review_rounds=row["review_rounds"], outline_replans=row["outline_replans"], version=row["version"],
+        review_rounds=row["review_rounds"], outline_replans=row["outline_replans"], execution_id=row["execution_id"],
+        version=row["version"],
     )
 
 

@@ -8,6 +8,7 @@ CREATE TABLE course_workflow (
                      CHECK (workflow_state IN ('DRAFT', 'REVIEW', 'PUBLISH_READY', 'PUBLISHED', 'ARCHIVED')),
     waiting_for      text CHECK (waiting_for IN ('outline_approval', 'review')),
     approval_id      uuid,          -- the open wait (its task token is in the state store, never here)
+    execution_id     text,          -- the execution that waits (its end, or its timeout, ends only its own wait)
     review_rounds    integer NOT NULL DEFAULT 0 CHECK (review_rounds >= 0),
     outline_replans  integer NOT NULL DEFAULT 0 CHECK (outline_replans >= 0),
     request          jsonb,         -- the course request, to re-enter a wait (coursegen serve restarts)
