@@ -19,7 +19,7 @@ import traceback
 import uuid
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import SimpleNamespace
 from pathlib import Path
 from typing import Any
@@ -392,7 +392,7 @@ class LocalRunner:
         again from its request under its own id, and waits again where it waited. Its outline and
         lessons are what PostgreSQL holds (a rewritten lesson is kept); nothing is recorded twice.
         In AWS executions outlive any process and this is never needed."""
-        from coursegen.domain.lifecycle import WaitingFor, Workflow, WorkflowState
+        from coursegen.domain.lifecycle import WaitingFor, WorkflowState
 
         database = self.container.database
         reentered = []
@@ -412,7 +412,7 @@ class LocalRunner:
                 logging.getLogger(__name__).warning("could not re-enter the wait of %s: %r", workflow.course_id, error)
                 continue
             with database.deciding(workflow.course_id) as txn:  # nothing waits until its execution gets there again
-                txn.update(Workflow(**{**txn.workflow.__dict__, "waiting_for": None, "execution_id": None}))
+                txn.update(replace(txn.workflow, waiting_for=None, execution_id=None))
             reentered.append(workflow.course_id)
         return reentered
 

@@ -72,6 +72,9 @@ class LessonRepository(Protocol):
 
     def get_lesson(self, course_id: str, lesson_id: str, owner: str | None = None) -> StoredLesson | None: ...
 
+    def lesson_revisions(self, course_id: str) -> dict:
+        """Every revision of each section's lesson, oldest first: {(part, section): [{lesson_id, revision}]}."""
+
     def store_lab(self, lab: StoredLab) -> None:
         """Idempotent per (course, part, revision), like store_lesson."""
 

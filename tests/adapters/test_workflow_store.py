@@ -4,6 +4,7 @@ the other."""
 
 import threading
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -16,7 +17,7 @@ S = WorkflowState
 def submit(workflow: Workflow, by: str = "owner-1") -> tuple[Transition, Workflow]:
     transition = Transition(course_id=workflow.course_id, from_state=workflow.state, to_state=S.REVIEW,
                             decision=Decision.submit, transitioned_by=by, approval_id="00000000-0000-4000-8000-000000000001")
-    return transition, Workflow(**{**workflow.__dict__, "state": S.REVIEW, "approval_id": transition.approval_id})
+    return transition, replace(workflow, state=S.REVIEW, approval_id=transition.approval_id)
 
 
 def test_a_course_without_a_row_is_a_draft_with_nothing_waiting(clean_courses):

@@ -321,6 +321,9 @@ def test_request_changes_rewrites_exactly_the_named_lesson_and_republishes_the_s
     assert runner.container.courses.get_course(course_id) == outline_before
     review = runner.container.review_service.view(course_id, None)
     assert [l["is_revision"] for l in review["lessons"]].count(True) == 1
+    listed = next(l for l in review["lessons"] if l["is_revision"])
+    assert listed["revisions"] == [{"lesson_id": named.lesson_id, "revision": 1},
+                                   {"lesson_id": rewritten.lesson_id, "revision": 2}]
     rewrite = next(t["rewrite"] for t in review["transitions"] if "rewrite" in t)  # the cost, reported where one reviews
     assert rewrite["lessons"] == [{"lesson_id": named.lesson_id, "new_lesson_id": rewritten.lesson_id, "revision": 2}]
     assert rewrite["cost"]["model_calls"] >= 1 and rewrite["cost"]["output_tokens"] > 0

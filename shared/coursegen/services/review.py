@@ -14,12 +14,13 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from coursegen.domain.lifecycle import (
-    MAX_LESSONS_PER_REQUEST, MAX_OUTLINE_REPLANS, MAX_REVIEW_ROUNDS, OUTLINE_DECISIONS, REVIEW_DECISIONS, SYSTEM,
+    MAX_LESSONS_PER_REQUEST, MAX_OUTLINE_REPLANS, MAX_REVIEW_ROUNDS, OUTLINE_DECISIONS, SYSTEM, allowed_decisions,
     Decision, LessonFeedback, Transition, WaitingFor, Workflow, WorkflowState, feedback_problem, new_approval_id,
     next_state,
 )
@@ -77,15 +78,19 @@ class ReviewService:
         self._stored(course_id, owner)
         workflow = self.workflow.get_workflow(course_id)
         if workflow.waiting_for is not None and self._failed(course_id):  # its wait ended with it; a resume waits again
-            workflow = Workflow(**{**workflow.__dict__, "waiting_for": None, "approval_id": None})
+            workflow = replace(workflow, waiting_for=None, approval_id=None)
         lessons = self.lessons.list_lessons(course_id)
+        revisions = self.lessons.lesson_revisions(course_id)
         return {
             "course_id": course_id,
             "workflow_state": workflow.state.value,
             "waiting_for": workflow.waiting_for.value if workflow.waiting_for else None,
             "allowed_decisions": self._allowed(workflow),
             "review_rounds": workflow.review_rounds,
-            "lessons": [lesson.summary() | {"is_revision": lesson.revision > 1} for lesson in lessons],
+            # each lesson as readers see it (its latest revision), and every revision of it (each readable by its id)
+            "lessons": [lesson.summary() | {"is_revision": lesson.revision > 1,
+                                            "revisions": revisions.get((lesson.part_index, lesson.section_index), [])}
+                        for lesson in lessons],
             "transitions": [t.summary() for t in self.workflow.list_transitions(course_id)],
         }
 
@@ -280,7 +285,7 @@ class ReviewService:
         if (last is None or last.decision != decision or last.transitioned_by != by
                 or last.details.get("request") != request or txn.workflow.waiting_for is not None):
             return None
-        return Transition(**{**last.__dict__, "details": {**last.details, "repeated": True}})
+        return replace(last, details={**last.details, "repeated": True})
 
     def _failed(self, course_id: str) -> CourseState | None:
         try:
@@ -303,7 +308,7 @@ class ReviewService:
         last = txn.last_transition()
         if last is None or last.decision != decision or last.transitioned_by != by or last.to_state != txn.workflow.state:
             return None
-        return Transition(**{**last.__dict__, "details": {**last.details, "repeated": True}})
+        return replace(last, details={**last.details, "repeated": True})
 
     def _generated(self, course_id: str) -> None:
         """A course can go to review once it is written: not while generating, failed, or a dry run."""
@@ -327,8 +332,6 @@ class ReviewService:
             return [d.value for d in sorted(OUTLINE_DECISIONS)]
         if workflow.state == WorkflowState.REVIEW and workflow.waiting_for is None:
             return []  # its lessons are being rewritten, or the review is starting
-        from coursegen.domain.lifecycle import allowed_decisions
-
         return [d.value for d in allowed_decisions(workflow.state)]
 
     @staticmethod
@@ -340,7 +343,7 @@ class ReviewService:
     @staticmethod
     def _after(workflow: Workflow, to: WorkflowState, *, approval_id: str | None = None, **changes) -> Workflow:
         """The workflow after a decision: nothing waits (a new wait opens when its execution gets there)."""
-        return Workflow(**{**workflow.__dict__, "state": to, "waiting_for": None, "approval_id": approval_id, **changes})
+        return replace(workflow, state=to, waiting_for=None, approval_id=approval_id, **changes)
 
     def _announce(self, transition: Transition) -> None:
         announce(self.events, transition)
@@ -441,7 +444,7 @@ class ReviewWorkflow:
                     Transition(course_id=step.course_id, from_state=workflow.state, to_state=WorkflowState.REVIEW,
                                decision=Decision.submit, transitioned_by=SYSTEM, note="generated with review: true",
                                approval_id=approval_id),
-                    Workflow(**{**workflow.__dict__, "state": WorkflowState.REVIEW, "approval_id": approval_id}))
+                    replace(workflow, state=WorkflowState.REVIEW, approval_id=approval_id))
             elif workflow.state != WorkflowState.REVIEW:
                 raise TransitionNotAllowed(f"Course {step.course_id} is {workflow.state.value}: there is nothing to review.",
                                            current=workflow.state.value)
@@ -462,8 +465,8 @@ class ReviewWorkflow:
             approval_id = workflow.approval_id or new_approval_id()
             # kept a day longer than the wait: a decision at its last moment still finds it
             self.tokens.keep_task_token(approval_id, step.course_id, step.task_token, step.timeout_seconds + DAY_SECONDS)
-            txn.update(Workflow(**{**workflow.__dict__, "waiting_for": step.waiting_for, "approval_id": approval_id,
-                                   "execution_id": step.execution_id}), request)
+            txn.update(replace(workflow, waiting_for=step.waiting_for, approval_id=approval_id,
+                               execution_id=step.execution_id), request)
         return {"approval_id": approval_id, "waiting_for": step.waiting_for.value}
 
     def expire_review(self, step: ExpireInput) -> dict:
@@ -480,7 +483,7 @@ class ReviewWorkflow:
                 Transition(course_id=step.course_id, from_state=workflow.state, to_state=to, decision=Decision.expire,
                            transitioned_by=SYSTEM, note=note, details={"answers": workflow.approval_id,
                                                                         "waited_for": workflow.waiting_for.value}),
-                Workflow(**{**workflow.__dict__, "state": to, "waiting_for": None, "approval_id": None}))
+                replace(workflow, state=to, waiting_for=None, approval_id=None))
         announce(self.events, transition)
         return {"expired": True, "workflow_state": to.value}
 
@@ -529,7 +532,7 @@ class ReviewWorkflow:
                            decision=Decision.expire, transitioned_by=SYSTEM,
                            note=f"the review stage ended {status} ({end.detail.get('error') or 'no error'}: {cause}); "
                                 "submit the course again to review it", details={"answers": workflow.approval_id}),
-                Workflow(**{**workflow.__dict__, "state": WorkflowState.DRAFT, "waiting_for": None, "approval_id": None}))
+                replace(workflow, state=WorkflowState.DRAFT, waiting_for=None, approval_id=None))
         announce(self.events, transition)
         return {"recorded": True}
 

@@ -306,6 +306,17 @@ class PostgresRepository(WorkflowTables):
             ).fetchall()
         return [_stored_lesson(row) for row in rows]
 
+    def lesson_revisions(self, course_id: str) -> dict[tuple[int, int], list[dict]]:
+        """Every revision of each section's lesson, oldest first: {(part, section): [{lesson_id, revision}]}."""
+        with self._connection() as conn:
+            rows = conn.execute("SELECT lesson_id, part_index, section_index, revision FROM lessons WHERE course_id = %s "
+                                "ORDER BY part_index, section_index, revision", (course_id,)).fetchall()
+        found: dict[tuple[int, int], list[dict]] = {}
+        for row in rows:
+            found.setdefault((row["part_index"], row["section_index"]), []).append(
+                {"lesson_id": str(row["lesson_id"]), "revision": row["revision"]})
+        return found
+
     def get_lesson(self, course_id: str, lesson_id: str, owner: str | None = None) -> StoredLesson | None:
         """That lesson of that course, or None (no such lesson, an id that is no UUID, or a course
         of another owner, when one is given)."""
