@@ -380,3 +380,21 @@ def test_a_submitted_course_rewrites_a_lesson_and_rebuilds_its_site(open_runner)
     waits_for(runner, course_id, WaitingFor.review, S.REVIEW, seconds=300)
     assert runner.container.database.list_lessons(course_id)[0].revision == 2
     assert not [t for t in runner.container.database.list_transitions(course_id) if t.details.get("failed")]
+
+
+def test_fault_a_site_not_rebuilt_after_a_rewrite_cannot_be_approved_until_rebuilt(open_runner):
+    runner, course_id = generated_for_review(open_runner)
+    # the rebuild after the rewrite fails for good (its first step, PlanPublishing, every attempt)
+    runner.faults.append(Fault("PlanPublishing", "DatabaseUnavailable", "database down", times=-1))
+    named = runner.container.database.list_lessons(course_id)[0]
+    decide(runner, course_id, "request_changes", lessons=[{"lesson_id": named.lesson_id, "feedback": "Shorter intro."}])
+    waits_for(runner, course_id, WaitingFor.review, S.REVIEW, seconds=300)
+    assert runner.container.database.list_transitions(course_id)[-1].details.get("failed") == "RepublishCourse"
+    with pytest.raises(TransitionNotAllowed) as refused:
+        decide(runner, course_id, "approve")
+    assert refused.value.allowed == ["request_changes", "reject"]
+    runner.faults.clear()
+    rewritten = runner.container.database.list_lessons(course_id)[0]
+    decide(runner, course_id, "request_changes", lessons=[{"lesson_id": rewritten.lesson_id, "feedback": "Shorter still."}])
+    waits_for(runner, course_id, WaitingFor.review, S.REVIEW, seconds=300)
+    assert decide(runner, course_id, "approve")["workflow_state"] == "PUBLISH_READY"

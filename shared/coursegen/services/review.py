@@ -177,6 +177,12 @@ class ReviewService:
         if body.outline is not None:
             raise DecisionInvalid("outline", "only while the course waits for its outline's approval")
         to = next_state(workflow.state, decision)  # 409 unless REVIEW
+        if decision == Decision.approve and self._site_behind_its_lessons(workflow.course_id):
+            raise TransitionNotAllowed(
+                f"Course {workflow.course_id}'s site was not rebuilt after its last rewrite (RepublishCourse failed: GET "
+                f"/courses/{workflow.course_id}/review has the cause), so approving it would publish the lessons as they "
+                "were: request changes again (which rebuilds it) or reject it.", current=workflow.state.value,
+                allowed=["request_changes", "reject"])
         details = self._review_details(workflow, decision, body) | {"request": request}
         if workflow.waiting_for != WaitingFor.review:
             raise TransitionNotAllowed(
@@ -287,6 +293,14 @@ class ReviewService:
             return None
         return replace(last, details={**last.details, "repeated": True})
 
+    def _site_behind_its_lessons(self, course_id: str) -> bool:
+        """A rewrite whose rebuild of the site failed, with no request for changes since (which rebuilds it)."""
+        transitions = self.workflow.list_transitions(course_id)
+        failed = max((t.seq for t in transitions if t.details.get("failed") == "RepublishCourse"), default=0)
+        asked = max((t.seq for t in transitions if t.decision == Decision.request_changes and t.transitioned_by != SYSTEM),
+                    default=0)
+        return failed > asked
+
     def _failed(self, course_id: str) -> CourseState | None:
         try:
             state = self.states.load(course_id, include_text=False)
@@ -359,8 +373,8 @@ class ReviewService:
 _AS_THEY_WERE = "The lessons are as they were; decide again."
 _AFTER_FAILURE = {  # what a failed step of a request for changes left, in its note
     "RewriteLessons": _AS_THEY_WERE,
-    "RepublishCourse": "The lessons are rewritten but the site and packages are not rebuilt yet: request changes again "
-                       "(or resume) before publishing, or the published site shows the lessons as they were.",
+    "RepublishCourse": "The lessons are rewritten but the site and packages are not rebuilt: request changes again to "
+                       "rebuild them (approving is refused until then), or reject.",
 }
 
 
