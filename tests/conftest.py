@@ -4,7 +4,14 @@ embedded once with WordLlama, and a clean slate of courses for every test that a
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
+
+# As the offline runner sets them, before any handler module is imported: coursegen.handlers reads
+# POWERTOOLS_METRICS_DISABLED at import, and with metrics on Powertools prints them to stdout once
+# 100 pile up - inside whichever test is running then (a CLI test that reads stdout fails on it).
+for _name in ("POWERTOOLS_METRICS_DISABLED", "POWERTOOLS_TRACE_DISABLED"):
+    os.environ.setdefault(_name, "true")
 
 import pytest
 
