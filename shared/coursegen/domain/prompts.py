@@ -238,6 +238,28 @@ format, part headers with their new times, ending with a line 'Total: <minutes> 
 # language, so the checker can find them; the text under them is in the course's language).
 LESSON_HEADINGS = ("Objectives", "Explanation", "Worked example", "Check your understanding", "Key takeaways", "Sources")
 
+# How a lesson is answered: the same for its first writing and for a rewrite, so parse_lesson checks both.
+_LESSON_ANSWER = """Write about $target_words words (the lesson's time at the learner's pace; more than 25% off is
+rejected). Write the text in the language whose ISO 639-1 code is '$language', but keep the six
+section headings below exactly as written, in English, so the lesson can be checked.
+
+Answer with the lesson in Markdown, in exactly this shape and nothing else:
+# Lesson $lesson_number: $lesson_title
+## Objectives
+- [<objective id>] <objective>   (one line per objective above, each with its id)
+## Explanation
+<the teaching text, citing [book id] after what each book supports>
+## Worked example
+<one example worked step by step, citing the books it follows>
+## Check your understanding
+1. <a question>
+2. <a question>   (at least two questions)
+## Key takeaways
+- <a takeaway>
+## Sources
+- [<book id>] <title>   (every book the lesson cites, one per line)
+"""
+
 WRITE_LESSON = PromptTemplate(
     name="lessons.write_lesson",
     variables=frozenset(
@@ -295,26 +317,7 @@ objectives, each with its id:
 $lesson_objectives
 </lesson_objectives>
 
-Write about $target_words words (the lesson's time at the learner's pace; more than 25% off is
-rejected). Write the text in the language whose ISO 639-1 code is '$language', but keep the six
-section headings below exactly as written, in English, so the lesson can be checked.
-
-Answer with the lesson in Markdown, in exactly this shape and nothing else:
-# Lesson $lesson_number: $lesson_title
-## Objectives
-- [<objective id>] <objective>   (one line per objective above, each with its id)
-## Explanation
-<the teaching text, citing [book id] after what each book supports>
-## Worked example
-<one example worked step by step, citing the books it follows>
-## Check your understanding
-1. <a question>
-2. <a question>   (at least two questions)
-## Key takeaways
-- <a takeaway>
-## Sources
-- [<book id>] <title>   (every book the lesson cites, one per line)
-""".replace("$DATA_RULE", _DATA_RULE),
+$LESSON_ANSWER""".replace("$DATA_RULE", _DATA_RULE).replace("$LESSON_ANSWER", _LESSON_ANSWER),
 )
 
 
@@ -384,26 +387,7 @@ to change where it is still right. It still teaches exactly these objectives, ea
 $lesson_objectives
 </lesson_objectives>
 
-Write about $target_words words (the lesson's time at the learner's pace; more than 25% off is
-rejected). Write the text in the language whose ISO 639-1 code is '$language', but keep the six
-section headings below exactly as written, in English, so the lesson can be checked.
-
-Answer with the lesson in Markdown, in exactly this shape and nothing else:
-# Lesson $lesson_number: $lesson_title
-## Objectives
-- [<objective id>] <objective>   (one line per objective above, each with its id)
-## Explanation
-<the teaching text, citing [book id] after what each book supports>
-## Worked example
-<one example worked step by step, citing the books it follows>
-## Check your understanding
-1. <a question>
-2. <a question>   (at least two questions)
-## Key takeaways
-- <a takeaway>
-## Sources
-- [<book id>] <title>   (every book the lesson cites, one per line)
-""".replace("$DATA_RULE", _DATA_RULE),
+$LESSON_ANSWER""".replace("$DATA_RULE", _DATA_RULE).replace("$LESSON_ANSWER", _LESSON_ANSWER),
 )
 
 
